@@ -1,0 +1,49 @@
+// The job record kept at jobs/<account>/<id>/job.json and the statuses it moves through.
+import type { CreateJobInput } from "../s3control/create-job-schema.ts";
+
+export const JOB_STATUSES = [
+  "New",
+  "Preparing",
+  "Suspended",
+  "Ready",
+  "Active",
+  "Pausing",
+  "Paused",
+  "Completing",
+  "Complete",
+  "Cancelling",
+  "Cancelled",
+  "Failing",
+  "Failed",
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ["Complete", "Cancelled", "Failed"];
+
+export interface FailureReason {
+  FailureCode: string;
+  FailureReason: string;
+}
+
+export interface Progress {
+  total: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface JobRecord {
+  schema: 1;
+  accountId: string;
+  jobId: string;
+  status: JobStatus;
+  /** The validated CreateJob request in AWS's field names (ClientRequestToken excluded). */
+  request: Omit<CreateJobInput, "ClientRequestToken">;
+  priority: number;
+  createdAt: string;
+  /** When the job first entered each status: the operator's "what happened when". */
+  phaseTimes: Partial<Record<JobStatus, string>>;
+  progress: Progress;
+  failureReasons: FailureReason[];
+  statusUpdateReason?: string;
+  terminationDate?: string;
+}

@@ -1,0 +1,27 @@
+// Every key of the internal bucket is made here, so the storage layout lives in one place.
+
+export interface JobRef {
+  accountId: string;
+  jobId: string;
+}
+
+const jobPrefix = (r: JobRef) => `jobs/${r.accountId}/${r.jobId}/`;
+
+export const paths = {
+  accountJobs: (accountId: string) => `jobs/${accountId}/`,
+  job: (r: JobRef) => `${jobPrefix(r)}job.json`,
+  plan: (r: JobRef) => `${jobPrefix(r)}plan.json`,
+  events: (r: JobRef) => `${jobPrefix(r)}events/`,
+  event: (r: JobRef, at: string, seq: string) => `${jobPrefix(r)}events/${at}-${seq}.json`,
+  children: (r: JobRef) => `${jobPrefix(r)}children/`,
+  childState: (r: JobRef, endpointId: string, shard: number) =>
+    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}.json`,
+  childBitmap: (r: JobRef, endpointId: string, shard: number) =>
+    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/valid.bitmap`,
+  childPart: (r: JobRef, endpointId: string, shard: number, kind: "succeeded" | "failed") =>
+    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${kind}.csv`,
+  token: (accountId: string, token: string) => `tokens/${accountId}/${encodeURIComponent(token)}`,
+};
+
+// Zero-padded so that a listing returns shards in order.
+const shardName = (shard: number) => String(shard).padStart(8, "0");

@@ -1,0 +1,86 @@
+// The job state machine. Each status change is one conditional write of job.json; moving to the
+// status a job already has is a no-op, so every reconciler can run twice. docs/job-states.md
+// draws the same table.
+import { S3BatchError } from "../errors.ts";
+import type { JsonStore } from "../store/json-store.ts";
+import type { FailureReason, JobRecord, JobStatus, Progress } from "./model.ts";
+import type { JobRef } from "./paths.ts";
+import { jobEvent, jobUpdate } from "./store.ts";
+
+export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  New: ["Preparing", "Cancelled", "Failed"],
+  Preparing: ["Suspended", "Ready", "Cancelled", "Failed"],
+  Suspended: ["Ready", "Cancelled"],
+  Ready: ["Active", "Cancelled"],
+  Active: ["Completing", "Cancelling", "Failing", "Pausing"],
+  Pausing: ["Paused", "Cancelling"],
+  Paused: ["Active", "Cancelling"],
+  Completing: ["Complete"],
+  Cancelling: ["Cancelled"],
+  Failing: ["Failed"],
+  Complete: [],
+  Cancelled: [],
+  Failed: [],
+};
+
+/** The job is in a status from which the requested change is not allowed. */
+export class JobStatusError extends S3BatchError {
+  constructor(
+    readonly from: JobStatus,
+    readonly to: JobStatus,
+  ) {
+    super(`a job in status ${from} cannot move to ${to}`);
+  }
+}
+
+export interface TransitionPatch {
+  progress?: Progress;
+  failureReasons?: FailureReason[];
+  statusUpdateReason?: string;
+}
+
+const TERMINAL: readonly JobStatus[] = ["Complete", "Cancelled", "Failed"];
+
+async function jobTransition(
+  store: JsonStore,
+  ref: JobRef,
+  to: JobStatus,
+  patch: TransitionPatch = {},
+): Promise<JobRecord> {
+  let moved = false;
+  const job = await jobUpdate(store, ref, (current) => {
+    moved = false;
+    if (current.status === to) return undefined;
+    if (!TRANSITIONS[current.status].includes(to)) throw new JobStatusError(current.status, to);
+    moved = true;
+    const now = new Date().toISOString();
+    return {
+      ...current,
+      ...patch,
+      failureReasons: [...current.failureReasons, ...(patch.failureReasons ?? [])],
+      status: to,
+      phaseTimes: { ...current.phaseTimes, [to]: current.phaseTimes[to] ?? now },
+      ...(TERMINAL.includes(to) ? { terminationDate: now } : {}),
+    };
+  });
+  if (!job) throw new S3BatchError(`job ${ref.jobId} does not exist`);
+  if (moved) await jobEvent(store, ref, "status", { status: to, ...patch });
+  return job;
+}
+
+type Mark = (store: JsonStore, ref: JobRef, patch?: TransitionPatch) => Promise<JobRecord>;
+const mark =
+  (to: JobStatus): Mark =>
+  (store, ref, patch) =>
+    jobTransition(store, ref, to, patch);
+
+export const jobMarkPreparing = mark("Preparing");
+export const jobMarkSuspended = mark("Suspended");
+export const jobMarkReady = mark("Ready");
+export const jobMarkActive = mark("Active");
+export const jobMarkCompleting = mark("Completing");
+export const jobMarkComplete = mark("Complete");
+export const jobMarkCancelling = mark("Cancelling");
+export const jobMarkCancelled = mark("Cancelled");
+export const jobMarkFailing = mark("Failing");
+export const jobMarkFailed = mark("Failed");

@@ -1,0 +1,54 @@
+// S3 Control REST-XML: parsing request bodies and writing result and error bodies.
+import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
+import { badRequest } from "../errors.ts";
+
+export const S3CONTROL_NS = "http://awss3control.amazonaws.com/doc/2018-08-20/";
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  parseTagValue: false,
+  trimValues: true,
+  processEntities: true,
+  isArray: (name) => name === "member",
+});
+
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: "@", suppressEmptyNode: false });
+
+/** Parses a request body whose root element must be `root` in the S3 Control namespace. */
+export function parseRequestXml(text: string, root: string): Record<string, unknown> {
+  const valid = XMLValidator.validate(text);
+  if (valid !== true) throw badRequest(`The XML you provided was not well-formed: ${valid.err.msg}`);
+  const doc = parser.parse(text) as Record<string, unknown>;
+  const roots = Object.keys(doc).filter((k) => k !== "?xml");
+  if (roots.length !== 1 || roots[0] !== root) throw badRequest(`The request body must be a ${root} element`);
+  const body = doc[root];
+  if (!body || typeof body !== "object") throw badRequest(`${root} is empty`);
+  const { "@xmlns": ns, ...fields } = body as Record<string, unknown>;
+  if (ns !== S3CONTROL_NS) throw badRequest(`${root} must be in the namespace ${S3CONTROL_NS}`);
+  return fields;
+}
+
+/** Turns arrays into S3 Control's `<member>` lists and drops undefined fields. */
+function toXmlShape(value: unknown): unknown {
+  if (Array.isArray(value)) return { member: value.map(toXmlShape) };
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toXmlShape(v);
+    return out;
+  }
+  return value;
+}
+
+/** Serialises a result document with the S3 Control namespace on its root element. */
+export function buildResultXml(root: string, fields: Record<string, unknown>): string {
+  const body = { [root]: { "@xmlns": S3CONTROL_NS, ...(toXmlShape(fields) as object) } };
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build(body)}`;
+}
+
+/** The error body S3 Control answers with; the SDKs read Error.Code and Error.Message. */
+export function buildErrorXml(code: string, message: string, requestId: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({
+    ErrorResponse: { Error: { Code: code, Message: message }, RequestId: requestId, HostId: "" },
+  })}`;
+}

@@ -1,0 +1,89 @@
+// The internal bucket as a small document store: JSON documents with conditional writes
+// (If-None-Match to create, If-Match on the ETag just read to replace) and raw byte objects.
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { ConflictError } from "../errors.ts";
+
+export interface Stored<T> {
+  value: T;
+  etag: string;
+}
+
+const isStatus = (err: unknown, ...statuses: number[]) =>
+  err instanceof S3ServiceException && statuses.includes(err.$metadata.httpStatusCode ?? 0);
+
+export class JsonStore {
+  constructor(
+    readonly s3: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  /** Reads a JSON document, or undefined when it does not exist. */
+  async get<T>(key: string): Promise<Stored<T> | undefined> {
+    const bytes = await this.getBytes(key);
+    if (!bytes) return undefined;
+    return { value: JSON.parse(new TextDecoder().decode(bytes.body)) as T, etag: bytes.etag };
+  }
+
+  async getBytes(key: string): Promise<{ body: Uint8Array; etag: string } | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const body = await out.Body?.transformToByteArray();
+      return { body: body ?? new Uint8Array(), etag: out.ETag ?? "" };
+    } catch (err) {
+      if (err instanceof NoSuchKey || isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Creates a document that must not exist yet; ConflictError when it does. */
+  create<T>(key: string, value: T): Promise<string> {
+    return this.put(key, JSON.stringify(value), { IfNoneMatch: "*" });
+  }
+
+  /** Replaces a document only if it still has `etag`; ConflictError when it moved. */
+  replace<T>(key: string, value: T, etag: string): Promise<string> {
+    return this.put(key, JSON.stringify(value), { IfMatch: etag });
+  }
+
+  /** Writes unconditionally: for objects only one writer produces, whose content is deterministic. */
+  putBytes(key: string, body: Uint8Array | string, contentType = "application/octet-stream"): Promise<string> {
+    return this.put(key, body, {}, contentType);
+  }
+
+  /** Lists keys under a prefix, page by page. */
+  async *list(prefix: string): AsyncGenerator<string> {
+    let token: string | undefined;
+    do {
+      const out = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const o of out.Contents ?? []) if (o.Key) yield o.Key;
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  private async put(
+    key: string,
+    body: Uint8Array | string,
+    conditions: { IfMatch?: string; IfNoneMatch?: string },
+    contentType = "application/json",
+  ): Promise<string> {
+    try {
+      const out = await this.s3.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ...conditions }),
+      );
+      return out.ETag ?? "";
+    } catch (err) {
+      // 412: the precondition failed; 409: a concurrent conditional write won.
+      if (isStatus(err, 409, 412)) throw new ConflictError(`conditional write to ${key} lost its race`);
+      throw err;
+    }
+  }
+}
