@@ -15,6 +15,8 @@ export interface Stored<T> {
   etag: string;
 }
 
+const encoder = new TextEncoder();
+
 const isStatus = (err: unknown, ...statuses: number[]) =>
   err instanceof S3ServiceException && statuses.includes(err.$metadata.httpStatusCode ?? 0);
 
@@ -36,6 +38,17 @@ export class JsonStore {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const body = await out.Body?.transformToByteArray();
       return { body: body ?? new Uint8Array(), etag: out.ETag ?? "" };
+    } catch (err) {
+      if (err instanceof NoSuchKey || isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Streams an object's body, or undefined when it does not exist. */
+  async getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return out.Body?.transformToWebStream();
     } catch (err) {
       if (err instanceof NoSuchKey || isStatus(err, 404)) return undefined;
       throw err;
@@ -77,7 +90,14 @@ export class JsonStore {
   ): Promise<string> {
     try {
       const out = await this.s3.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ...conditions }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          // Bytes, not a string: the SDK then knows the length even of an empty body.
+          Body: typeof body === "string" ? encoder.encode(body) : body,
+          ContentType: contentType,
+          ...conditions,
+        }),
       );
       return out.ETag ?? "";
     } catch (err) {

@@ -1,0 +1,137 @@
+// Runs one child: the job's operation on its shard's rows against one endpoint, with bounded
+// concurrency over the endpoint's pooled client. Every `checkpointRows` rows it writes the valid
+// bitmap, the succeeded/failed parts and its state (one conditional write), and checks whether
+// the job is still Active; a redelivered message resumes from the last checkpoint.
+import type { Context } from "../context.ts";
+import { ConflictError } from "../errors.ts";
+import { jobGet } from "../jobs/store.ts";
+import type { Plan } from "../jobs/plan.ts";
+import { paths } from "../jobs/paths.ts";
+import { csvLine } from "../manifest/csv.ts";
+import { readLines } from "../manifest/lines.ts";
+import { readManifestRange } from "../manifest/location.ts";
+import { manifestFields, numberRows, parseRow, type TaskRow } from "../manifest/rows.ts";
+import { operationFor } from "../operations/index.ts";
+import type { TaskOutcome } from "../operations/types.ts";
+import type { ChildMessage } from "../queue/messages.ts";
+import { bitmapsReady, deserializeBitmap, newBitmap, serializeBitmap, withBitmap } from "../bitmap/valid-bitmap.ts";
+import { MAX_LINE_BYTES } from "../jobs/plan.ts";
+import { mapOrdered } from "../util/map-ordered.ts";
+import { type ChildRef, type ChildState, childSettled } from "./state.ts";
+
+/** Runs (or resumes) the child named by `msg`; a settled child is left as it is. */
+export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
+  const { store } = ctx;
+  const ref: ChildRef = { accountId: msg.accountId, jobId: msg.jobId, endpointId: msg.endpointId, shard: msg.shard };
+  const job = await jobGet(store, ref);
+  const plan = await store.get<Plan>(paths.plan(ref));
+  const shard = plan?.value.shards[msg.shard];
+  if (!job || !plan || !shard || !shard.endpoints.includes(msg.endpointId)) {
+    ctx.log.warn("child for an unknown job or shard", { jobId: msg.jobId, shard: msg.shard, endpoint: msg.endpointId });
+    return;
+  }
+  const stateKey = paths.childState(ref, ref.endpointId, ref.shard);
+  let current = await store.get<ChildState>(stateKey);
+  if (childSettled(current?.value)) return;
+  if (!current) {
+    const initial: ChildState = {
+      schema: 1,
+      jobId: ref.jobId,
+      endpointId: ref.endpointId,
+      shard: ref.shard,
+      status: "running",
+      nextRow: shard.firstRow,
+      succeeded: 0,
+      failed: 0,
+      found: 0,
+      updatedAt: new Date().toISOString(),
+    };
+    try {
+      await store.create(stateKey, initial);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
+    current = await store.get<ChildState>(stateKey);
+    if (!current || childSettled(current.value)) return;
+  }
+  let state = current.value;
+  let etag = current.etag;
+
+  await bitmapsReady();
+  const resumed = state.nextRow > shard.firstRow;
+  const bitmapBytes = resumed ? await store.getBytes(paths.childBitmap(ref, ref.endpointId, ref.shard)) : undefined;
+  const parts = { succeeded: "", failed: "" };
+  if (resumed) {
+    for (const kind of ["succeeded", "failed"] as const) {
+      const got = await store.getBytes(paths.childPart(ref, ref.endpointId, ref.shard, kind));
+      parts[kind] = got ? new TextDecoder().decode(got.body) : "";
+    }
+  }
+  const bitmap = bitmapBytes ? deserializeBitmap(bitmapBytes.body) : newBitmap();
+
+  await withBitmap(bitmap, async (valid) => {
+    const checkpoint = async (status: ChildState["status"], nextRow: number, counts: Counts) => {
+      await store.putBytes(paths.childBitmap(ref, ref.endpointId, ref.shard), serializeBitmap(valid));
+      await store.putBytes(paths.childPart(ref, ref.endpointId, ref.shard, "succeeded"), parts.succeeded, "text/csv");
+      await store.putBytes(paths.childPart(ref, ref.endpointId, ref.shard, "failed"), parts.failed, "text/csv");
+      const next: ChildState = { ...state, ...counts, status, nextRow, updatedAt: new Date().toISOString() };
+      // Conflict: another delivery of this message moved the checkpoint; it carries on, we stop.
+      etag = await store.replace(stateKey, next, etag);
+      state = next;
+    };
+
+    if (job.value.status !== "Active") {
+      await checkpoint("stopped", state.nextRow, state);
+      return;
+    }
+
+    const gw = ctx.gateways.get(ref.endpointId);
+    const op = operationFor(job.value.request.Operation);
+    const fields = manifestFields(job.value.request.Manifest);
+    const shardEnd = shard.firstRow + shard.rowCount;
+    const counts: Counts = { succeeded: state.succeeded, failed: state.failed, found: state.found };
+    const stream = await readManifestRange(ctx, plan.value.manifest, shard.startByte, shard.endByte);
+    const rows = async function* () {
+      for await (const { line, index } of numberRows(readLines(stream, shard.startByte, MAX_LINE_BYTES), shard.firstRow)) {
+        if (index < state.nextRow) continue;
+        const row = parseRow(line, index, fields);
+        yield row;
+      }
+    };
+    const run = async (row: TaskRow): Promise<[TaskRow, TaskOutcome]> => {
+      if (!(plan.value.routing[row.bucket] ?? []).includes(ref.endpointId)) return [row, { kind: "missing" }];
+      return [row, await gw.limit(() => op.run(gw.s3, row))];
+    };
+    let sinceCheckpoint = 0;
+    for await (const [row, outcome] of mapOrdered(rows(), gw.endpoint.maxConcurrency, run)) {
+      if (outcome.kind !== "missing") {
+        valid.add(row.index);
+        counts.found++;
+        if (outcome.kind === "succeeded") {
+          counts.succeeded++;
+          parts.succeeded += csvLine([row.index, 200, "", outcome.message]);
+        } else {
+          counts.failed++;
+          parts.failed += csvLine([row.index, outcome.http, outcome.code, outcome.message]);
+        }
+      }
+      if (++sinceCheckpoint >= ctx.settings.checkpointRows && row.index + 1 < shardEnd) {
+        sinceCheckpoint = 0;
+        await checkpoint("running", row.index + 1, counts);
+        const now = await jobGet(store, ref);
+        if (now?.value.status !== "Active") {
+          await checkpoint("stopped", row.index + 1, counts);
+          return;
+        }
+      }
+    }
+    await checkpoint("done", shardEnd, counts);
+  });
+  await ctx.queue.send({ v: 1, type: "poll", accountId: ref.accountId, jobId: ref.jobId, chain: false });
+}
+
+interface Counts {
+  succeeded: number;
+  failed: number;
+  found: number;
+}

@@ -1,0 +1,25 @@
+// A child is one shard on one endpoint. Its state document is its checkpoint: the next row to
+// run, the counts so far, and whether it finished ("done") or stopped early ("stopped", when the
+// job was cancelled or failing).
+import type { JobRef } from "../jobs/paths.ts";
+
+export interface ChildState {
+  schema: 1;
+  jobId: string;
+  endpointId: string;
+  shard: number;
+  status: "running" | "done" | "stopped";
+  /** Rows before this one have run and their results are in the parts. */
+  nextRow: number;
+  succeeded: number;
+  failed: number;
+  found: number;
+  updatedAt: string;
+}
+
+export const childSettled = (s: ChildState | undefined) => s?.status === "done" || s?.status === "stopped";
+
+export interface ChildRef extends JobRef {
+  endpointId: string;
+  shard: number;
+}

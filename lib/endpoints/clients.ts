@@ -1,0 +1,75 @@
+// S3 clients with long-lived pooled connections: one client per endpoint, keep-alive sockets
+// capped at the endpoint's concurrency, and the SDK's adaptive retry (jittered back-off on 503
+// SlowDown and throttling). A limiter per endpoint caps in-flight operations across all the
+// children that one process runs.
+import { S3Client } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import pLimit, { type LimitFunction } from "p-limit";
+import type { Credentials, Endpoint } from "./config.ts";
+
+export interface S3ClientOptions {
+  endpoint?: string;
+  region: string;
+  credentials?: Credentials;
+  forcePathStyle?: boolean;
+  maxSockets: number;
+}
+
+/** A keep-alive S3 client. */
+export function createS3Client(o: S3ClientOptions): S3Client {
+  const agent = { keepAlive: true, maxSockets: o.maxSockets };
+  return new S3Client({
+    region: o.region,
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    ...(o.credentials ? { credentials: o.credentials } : {}),
+    forcePathStyle: o.forcePathStyle ?? false,
+    retryMode: "adaptive",
+    maxAttempts: 5,
+    requestHandler: new NodeHttpHandler({ httpAgent: agent, httpsAgent: agent, connectionTimeout: 5_000 }),
+    // Only checksum when an operation requires it: several S3-compatible gateways reject or
+    // mishandle the newer default CRC32 trailers.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+export interface EndpointClient {
+  endpoint: Endpoint;
+  s3: S3Client;
+  limit: LimitFunction;
+}
+
+/** The client pool: one pooled client and one limiter per configured endpoint, in configured order. */
+export class EndpointClients {
+  readonly byId = new Map<string, EndpointClient>();
+
+  constructor(readonly endpoints: Endpoint[]) {
+    for (const endpoint of endpoints) {
+      this.byId.set(endpoint.id, {
+        endpoint,
+        s3: createS3Client({
+          endpoint: endpoint.url,
+          region: endpoint.region,
+          ...(endpoint.credentials ? { credentials: endpoint.credentials } : {}),
+          forcePathStyle: endpoint.forcePathStyle,
+          maxSockets: endpoint.maxConcurrency,
+        }),
+        limit: pLimit(endpoint.maxConcurrency),
+      });
+    }
+  }
+
+  get(id: string): EndpointClient {
+    const c = this.byId.get(id);
+    if (!c) throw new Error(`endpoint ${id} is not configured`);
+    return c;
+  }
+
+  all(): EndpointClient[] {
+    return [...this.byId.values()];
+  }
+
+  destroy(): void {
+    for (const c of this.byId.values()) c.s3.destroy();
+  }
+}

@@ -1,0 +1,72 @@
+// CreateJob: idempotent per (account, ClientRequestToken). The token is claimed first with a
+// create-if-absent write, then the job record, then the dispatch message; a retry after a crash
+// at any point finds what was written and finishes the rest.
+import type { Context } from "../context.ts";
+import { ConflictError, S3ControlError } from "../errors.ts";
+import type { CreateJobInput } from "../s3control/create-job-schema.ts";
+import type { JobRecord } from "./model.ts";
+import { paths } from "./paths.ts";
+import { jobEvent, jobGet } from "./store.ts";
+
+interface TokenRecord {
+  jobId: string;
+  requestHash: string;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Creates the job (or finds the one this token already created) and returns its id. */
+export async function createJob(
+  ctx: Pick<Context, "store" | "queue">,
+  accountId: string,
+  input: CreateJobInput,
+): Promise<string> {
+  const { ClientRequestToken, ...request } = input;
+  const requestHash = await sha256Hex(JSON.stringify(request));
+  const tokenKey = paths.token(accountId, ClientRequestToken);
+  let token: TokenRecord = { jobId: crypto.randomUUID(), requestHash };
+  try {
+    await ctx.store.create(tokenKey, token);
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    const existing = await ctx.store.get<TokenRecord>(tokenKey);
+    if (!existing) throw err;
+    token = existing.value;
+    if (token.requestHash !== requestHash) {
+      throw new S3ControlError(
+        "IdempotencyException",
+        409,
+        "The ClientRequestToken was already used for a different CreateJob request",
+      );
+    }
+  }
+  const ref = { accountId, jobId: token.jobId };
+  let job = (await jobGet(ctx.store, ref))?.value;
+  if (!job) {
+    const now = new Date().toISOString();
+    const record: JobRecord = {
+      schema: 1,
+      accountId,
+      jobId: token.jobId,
+      status: "New",
+      request,
+      priority: request.Priority,
+      createdAt: now,
+      phaseTimes: { New: now },
+      progress: { total: 0, succeeded: 0, failed: 0 },
+      failureReasons: [],
+    };
+    try {
+      await ctx.store.create(paths.job(ref), record);
+      await jobEvent(ctx.store, ref, "created", { priority: record.priority });
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
+    job = record;
+  }
+  if (job.status === "New") await ctx.queue.send({ v: 1, type: "dispatch", accountId, jobId: token.jobId });
+  return token.jobId;
+}

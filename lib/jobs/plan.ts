@@ -1,0 +1,127 @@
+// The job's plan, written once by dispatch: where the manifest is, how many rows it has, the
+// shards (row ranges with byte offsets) and which endpoints each shard's buckets live on.
+import type { Context } from "../context.ts";
+import { UnrecoverableError } from "../errors.ts";
+import { routeBuckets, type Routing } from "../endpoints/routing.ts";
+import { readLines } from "../manifest/lines.ts";
+import { locateManifest, type ManifestObject, readManifestRange } from "../manifest/location.ts";
+import { manifestFields, numberRows, parseRow } from "../manifest/rows.ts";
+import { parseObjectArn } from "../manifest/location.ts";
+import type { JobRecord } from "./model.ts";
+
+export interface Shard {
+  index: number;
+  firstRow: number;
+  rowCount: number;
+  startByte: number;
+  endByte: number;
+  /** Endpoints holding at least one of this shard's buckets, in configured order. */
+  endpoints: string[];
+}
+
+export interface Plan {
+  schema: 1;
+  manifest: ManifestObject;
+  totalRows: number;
+  shards: Shard[];
+  routing: Routing;
+  /** Endpoints that hold the report bucket: the report is written to each. */
+  reportEndpoints: string[];
+}
+
+export const MAX_LINE_BYTES = 16 * 1024;
+
+interface ShardDraft {
+  firstRow: number;
+  rowCount: number;
+  startByte: number;
+  endByte: number;
+  buckets: Set<string>;
+}
+
+/** Reads the manifest once: validates and counts rows, cuts shards, routes buckets. */
+export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
+  const { settings } = ctx;
+  const manifest = await locateManifest(ctx, job.request.Manifest);
+  const fields = manifestFields(job.request.Manifest);
+  let shardRows = settings.shardRows;
+  let drafts: ShardDraft[] = [];
+  const buckets = new Set<string>();
+  let totalRows = 0;
+  const stream = await readManifestRange(ctx, manifest, 0, manifest.size);
+  for await (const { line, index } of numberRows(readLines(stream, 0, MAX_LINE_BYTES), 0)) {
+    const row = parseRow(line, index, fields);
+    if (index >= settings.maxManifestRows) {
+      throw new UnrecoverableError("ManifestTooLarge", `the manifest has more than ${settings.maxManifestRows} rows`);
+    }
+    if (!buckets.has(row.bucket)) {
+      if (buckets.size >= settings.maxManifestBuckets) {
+        throw new UnrecoverableError("ManifestTooLarge", `the manifest names more than ${settings.maxManifestBuckets} buckets`);
+      }
+      buckets.add(row.bucket);
+    }
+    let last = drafts.at(-1);
+    if (!last || last.rowCount >= shardRows) {
+      if (drafts.length >= settings.maxShards) {
+        drafts = coalesce(drafts);
+        shardRows *= 2;
+      }
+      last = drafts.at(-1);
+      if (!last || last.rowCount >= shardRows) {
+        last = { firstRow: index, rowCount: 0, startByte: line.start, endByte: line.end, buckets: new Set() };
+        drafts.push(last);
+      }
+    }
+    last.rowCount++;
+    last.endByte = line.end;
+    last.buckets.add(row.bucket);
+    totalRows = index + 1;
+  }
+  const routing = await routeBuckets(ctx.gateways, buckets);
+  const reportEndpoints = await reportTargets(ctx, job, routing);
+  const order = ctx.gateways.all().map((g) => g.endpoint.id);
+  const shards = drafts.map((d, index) => {
+    const held = new Set([...d.buckets].flatMap((b) => routing[b] ?? []));
+    return {
+      index,
+      firstRow: d.firstRow,
+      rowCount: d.rowCount,
+      startByte: d.startByte,
+      endByte: d.endByte,
+      endpoints: order.filter((id) => held.has(id)),
+    };
+  });
+  return { schema: 1, manifest, totalRows, shards, routing, reportEndpoints };
+}
+
+/** Halves the shard count by joining neighbours; shards stay contiguous in rows and bytes. */
+function coalesce(drafts: ShardDraft[]): ShardDraft[] {
+  const out: ShardDraft[] = [];
+  for (let i = 0; i < drafts.length; i += 2) {
+    const a = drafts[i] as ShardDraft;
+    const b = drafts[i + 1];
+    out.push(
+      b
+        ? {
+            firstRow: a.firstRow,
+            rowCount: a.rowCount + b.rowCount,
+            startByte: a.startByte,
+            endByte: b.endByte,
+            buckets: new Set([...a.buckets, ...b.buckets]),
+          }
+        : a,
+    );
+  }
+  return out;
+}
+
+async function reportTargets(ctx: Context, job: JobRecord, routing: Routing): Promise<string[]> {
+  const report = job.request.Report;
+  if (!report.Enabled || !report.Bucket) return [];
+  const bucket = parseObjectArn(`${report.Bucket}/x`).bucket;
+  const held = routing[bucket] ?? (await routeBuckets(ctx.gateways, [bucket]))[bucket] ?? [];
+  if (held.length === 0) {
+    throw new UnrecoverableError("ReportBucketNotFound", `no endpoint holds the report bucket ${bucket}`);
+  }
+  return held;
+}

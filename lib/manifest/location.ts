@@ -1,0 +1,82 @@
+// Finding the manifest object on the gateways and reading byte ranges of it. The manifest's
+// bucket may exist on several gateways; the object is read from the first (in configured order)
+// that holds it with the ETag the job names, and every later read is pinned to that ETag.
+import { GetObjectCommand, HeadObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
+import type { Context } from "../context.ts";
+import { RetryableError, UnrecoverableError } from "../errors.ts";
+import type { ManifestSpec } from "../s3control/create-job-schema.ts";
+
+export interface ManifestObject {
+  endpointId: string;
+  bucket: string;
+  key: string;
+  versionId?: string;
+  etag: string;
+  size: number;
+}
+
+const unquote = (etag: string) => etag.replace(/^W\//, "").replace(/^"|"$/g, "");
+
+/** Splits `arn:aws:s3:::bucket/key` into bucket and key. */
+export function parseObjectArn(arn: string): { bucket: string; key: string } {
+  const m = /^arn:[^:]+:s3:::([^/]+)\/(.+)$/.exec(arn);
+  if (!m?.[1] || !m[2]) throw new UnrecoverableError("ManifestNotFound", "the manifest ARN does not name an object");
+  return { bucket: m[1], key: m[2] };
+}
+
+/** Finds the manifest object; UnrecoverableError when no gateway holds it with that ETag. */
+export async function locateManifest(ctx: Context, spec: ManifestSpec): Promise<ManifestObject> {
+  const { bucket, key } = parseObjectArn(spec.Location.ObjectArn);
+  const wanted = unquote(spec.Location.ETag);
+  let mismatch = false;
+  for (const gw of ctx.gateways.all()) {
+    try {
+      const head = await gw.s3.send(
+        new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: spec.Location.ObjectVersionId }),
+      );
+      if (unquote(head.ETag ?? "") !== wanted) {
+        mismatch = true;
+        continue;
+      }
+      return {
+        endpointId: gw.endpoint.id,
+        bucket,
+        key,
+        ...(spec.Location.ObjectVersionId ? { versionId: spec.Location.ObjectVersionId } : {}),
+        etag: head.ETag ?? "",
+        size: head.ContentLength ?? 0,
+      };
+    } catch (err) {
+      const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+      if (status === 404 || status === 403 || status === 400) continue;
+      throw new RetryableError(`reading the manifest from ${gw.endpoint.id} failed`, { cause: err });
+    }
+  }
+  throw new UnrecoverableError(
+    "ManifestNotFound",
+    mismatch
+      ? `the manifest ${bucket}/${key} does not have the ETag ${wanted}`
+      : `no endpoint holds the manifest ${bucket}/${key}`,
+  );
+}
+
+/** Streams bytes [start, end) of the manifest. */
+export async function readManifestRange(
+  ctx: Context,
+  m: ManifestObject,
+  start: number,
+  end: number,
+): Promise<ReadableStream<Uint8Array>> {
+  if (end <= start) return new ReadableStream({ start: (c) => c.close() });
+  const out = await ctx.gateways.get(m.endpointId).s3.send(
+    new GetObjectCommand({
+      Bucket: m.bucket,
+      Key: m.key,
+      VersionId: m.versionId,
+      IfMatch: m.etag,
+      Range: `bytes=${start}-${end - 1}`,
+    }),
+  );
+  if (!out.Body) throw new RetryableError("the manifest read returned no body");
+  return out.Body.transformToWebStream();
+}

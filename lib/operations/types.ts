@@ -1,0 +1,32 @@
+// What an operation is: a function from one task row on one endpoint to an outcome.
+import { S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
+import type { TaskRow } from "../manifest/rows.ts";
+
+export type TaskOutcome =
+  /** The object is not on this endpoint: its bit stays clear in the valid bitmap. */
+  | { kind: "missing" }
+  | { kind: "succeeded"; message: string }
+  | { kind: "failed"; http: number; code: string; message: string };
+
+export interface Operation {
+  /** Runs on every endpoint holding the object, or only on the first that holds it. */
+  placement: "every" | "first";
+  run(s3: S3Client, row: TaskRow): Promise<TaskOutcome>;
+}
+
+const MISSING_CODES = new Set(["NoSuchKey", "NoSuchBucket", "NoSuchVersion", "NotFound"]);
+
+/** Maps an SDK error to a task outcome: absent objects are missing, the rest are failures. */
+export function outcomeFromError(err: unknown): TaskOutcome {
+  if (err instanceof S3ServiceException) {
+    const http = err.$metadata.httpStatusCode ?? 500;
+    if (MISSING_CODES.has(err.name) || (http === 404 && err.name !== "MethodNotAllowed")) return { kind: "missing" };
+    return { kind: "failed", http, code: err.name, message: oneLine(err.message || err.name) };
+  }
+  const e = err as Error;
+  return { kind: "failed", http: 500, code: e?.name || "InternalError", message: oneLine(e?.message || String(err)) };
+}
+
+const oneLine = (s: string) => s.replace(/\s+/g, " ").slice(0, 1024);
+
+export const SUCCESSFUL: TaskOutcome = { kind: "succeeded", message: "Successful" };

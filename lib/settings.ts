@@ -1,0 +1,63 @@
+// Runtime settings read from the environment, each with a default and a bound.
+import { type Endpoint, parseEndpoints } from "./endpoints/config.ts";
+import type { QueueUrls } from "./queue/sqs-queue.ts";
+
+export interface Settings {
+  endpoints: Endpoint[];
+  control: { endpoint?: string; region: string };
+  internalBucket: string;
+  queues: QueueUrls;
+  /** Manifest rows per shard; a shard is the unit of work of one child on one endpoint. */
+  shardRows: number;
+  /** At most this many shards per job: a larger manifest gets larger shards. */
+  maxShards: number;
+  /** Rows between child checkpoints (and cancellation checks). */
+  checkpointRows: number;
+  pollDelaySeconds: number;
+  maxManifestRows: number;
+  maxManifestBuckets: number;
+  reportPartBytes: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+function int(env: Record<string, string | undefined>, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}]`);
+  return n;
+}
+
+function required(env: Record<string, string | undefined>, name: string): string {
+  const v = env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+}
+
+/** Reads settings; endpoints come from S3BATCH_ENDPOINTS (a JSON or YAML document). */
+export function loadSettings(env: Record<string, string | undefined>): Settings {
+  const level = env.S3BATCH_LOG_LEVEL ?? "info";
+  if (!["debug", "info", "warn", "error"].includes(level)) throw new Error("S3BATCH_LOG_LEVEL is not a level");
+  return {
+    endpoints: parseEndpoints(required(env, "S3BATCH_ENDPOINTS"), env),
+    control: {
+      ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
+    },
+    internalBucket: env.S3BATCH_INTERNAL_BUCKET ?? "s3batch-internal",
+    queues: {
+      dispatch: required(env, "S3BATCH_QUEUE_URL_DISPATCH"),
+      child: required(env, "S3BATCH_QUEUE_URL_CHILD"),
+      poll: required(env, "S3BATCH_QUEUE_URL_POLL"),
+      merge: required(env, "S3BATCH_QUEUE_URL_MERGE"),
+    },
+    shardRows: int(env, "S3BATCH_SHARD_ROWS", 10_000, 1, 10_000_000),
+    maxShards: int(env, "S3BATCH_MAX_SHARDS", 10_000, 1, 100_000),
+    checkpointRows: int(env, "S3BATCH_CHECKPOINT_ROWS", 1_000, 1, 1_000_000),
+    pollDelaySeconds: int(env, "S3BATCH_POLL_DELAY_SECONDS", 2, 0, 900),
+    maxManifestRows: int(env, "S3BATCH_MAX_MANIFEST_ROWS", 4_294_967_295, 1, 4_294_967_295),
+    maxManifestBuckets: int(env, "S3BATCH_MAX_MANIFEST_BUCKETS", 1_000, 1, 100_000),
+    reportPartBytes: int(env, "S3BATCH_REPORT_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 512 * 1024 * 1024),
+    logLevel: level as Settings["logLevel"],
+  };
+}

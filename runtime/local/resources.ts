@@ -1,0 +1,68 @@
+// Creates what serverless.yml creates on AWS, on the control endpoint: the internal bucket (with
+// the abort-incomplete-multipart lifecycle rule) and the four queues, each with a DLQ.
+import {
+  CreateBucketCommand,
+  PutBucketLifecycleConfigurationCommand,
+  type S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { QueueName } from "../../lib/queue/messages.ts";
+import type { QueueUrls } from "../../lib/queue/sqs-queue.ts";
+
+/** Lambda-equivalent settings per queue: visibility timeout (s) and receives before the DLQ. */
+export const QUEUE_SETTINGS: Record<QueueName, { visibilityTimeout: number; maxReceiveCount: number }> = {
+  dispatch: { visibilityTimeout: 300, maxReceiveCount: 5 },
+  child: { visibilityTimeout: 900, maxReceiveCount: 5 },
+  poll: { visibilityTimeout: 60, maxReceiveCount: 10 },
+  merge: { visibilityTimeout: 900, maxReceiveCount: 5 },
+};
+
+export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (!(err instanceof S3ServiceException && /BucketAlready(OwnedByYou|Exists)/.test(err.name))) throw err;
+  }
+  await s3.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: bucket,
+      LifecycleConfiguration: {
+        Rules: [
+          {
+            ID: "abort-incomplete-multipart",
+            Status: "Enabled",
+            Filter: { Prefix: "" },
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          },
+        ],
+      },
+    }),
+  );
+}
+
+/** Creates (or finds) the queues named `<prefix>-<name>` and their DLQs; returns the queue URLs. */
+export async function ensureQueues(sqs: SQSClient, prefix: string): Promise<QueueUrls> {
+  const urls = {} as QueueUrls;
+  for (const name of Object.keys(QUEUE_SETTINGS) as QueueName[]) {
+    const s = QUEUE_SETTINGS[name];
+    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-${name}-dlq` }));
+    const dlqArn = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }),
+    );
+    const q = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `${prefix}-${name}`,
+        Attributes: {
+          VisibilityTimeout: String(s.visibilityTimeout),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: dlqArn.Attributes?.QueueArn,
+            maxReceiveCount: s.maxReceiveCount,
+          }),
+        },
+      }),
+    );
+    urls[name] = q.QueueUrl ?? "";
+  }
+  return urls;
+}

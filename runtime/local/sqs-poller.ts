@@ -1,0 +1,128 @@
+// An SQS long-poll loop that calls a Lambda-style SQS handler with Lambda's semantics: records
+// in batches, the batch's reported failures left on the queue (they return after the visibility
+// timeout; SQS moves them to the DLQ after maxReceiveCount), the rest deleted. While a batch
+// runs, its visibility is extended, as a long Lambda invocation holds its messages.
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { SqsBatchResponse, SqsEvent } from "../../lib/queue/partial-batch.ts";
+import type { Logger } from "../../lib/util/logger.ts";
+
+export interface PollerOptions {
+  queueUrl: string;
+  batchSize: number;
+  /** Concurrent receive loops (Lambda's concurrent invocations). */
+  workers: number;
+  visibilityTimeout: number;
+  /** Orders a received batch before it runs (the child queue runs higher priorities first). */
+  order?: (messages: Message[]) => Message[];
+}
+
+export class SqsPoller {
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly handler: (event: SqsEvent) => Promise<SqsBatchResponse>,
+    private readonly o: PollerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    for (let i = 0; i < this.o.workers; i++) this.loops.push(this.loop());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    await Promise.allSettled(this.loops);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      let messages: Message[] = [];
+      try {
+        const out = await this.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.o.queueUrl,
+            MaxNumberOfMessages: this.o.batchSize,
+            WaitTimeSeconds: 2,
+            MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+          }),
+          { abortSignal: this.abort.signal },
+        );
+        messages = this.o.order ? this.o.order(out.Messages ?? []) : (out.Messages ?? []);
+      } catch (err) {
+        if (this.stopped) return;
+        this.log.warn("receive failed", { queue: this.o.queueUrl, message: (err as Error).message });
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (messages.length > 0) await this.runBatch(messages);
+    }
+  }
+
+  private async runBatch(messages: Message[]): Promise<void> {
+    const event: SqsEvent = {
+      Records: messages.map((m) => ({
+        messageId: m.MessageId ?? "",
+        body: m.Body ?? "",
+        attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1" },
+      })),
+    };
+    const heartbeat = setInterval(() => void this.extend(messages), (this.o.visibilityTimeout * 1000) / 2);
+    let failed: Set<string>;
+    try {
+      const res = await this.handler(event);
+      failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
+    } catch (err) {
+      this.log.error("handler threw", { message: (err as Error).message });
+      failed = new Set(messages.map((m) => m.MessageId ?? ""));
+    } finally {
+      clearInterval(heartbeat);
+    }
+    const retry = messages.filter((m) => failed.has(m.MessageId ?? ""));
+    if (retry.length > 0) await this.backOff(retry);
+    const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
+    if (done.length > 0) {
+      await this.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.o.queueUrl,
+          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
+    }
+  }
+
+  /** A failed message comes back after 5 s per receive so far, not after the whole timeout. */
+  private async backOff(messages: Message[]): Promise<void> {
+    await this.setVisibility(messages, (m) =>
+      Math.min(this.o.visibilityTimeout, 5 * Number(m.Attributes?.ApproximateReceiveCount ?? 1)),
+    );
+  }
+
+  private extend(messages: Message[]): Promise<void> {
+    return this.setVisibility(messages, () => this.o.visibilityTimeout);
+  }
+
+  private async setVisibility(messages: Message[], seconds: (m: Message) => number): Promise<void> {
+    await this.sqs
+      .send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.o.queueUrl,
+          Entries: messages.map((m, i) => ({
+            Id: String(i),
+            ReceiptHandle: m.ReceiptHandle,
+            VisibilityTimeout: seconds(m),
+          })),
+        }),
+      )
+      .catch(() => {});
+  }
+}

@@ -1,0 +1,35 @@
+// Gateway bucket fixtures: empty-and-recreate, so a scenario that needs fixed bucket names
+// ("pool", "pool2") starts from nothing every time.
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+
+export async function freshBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    for (;;) {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+      for (const o of page.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
+      if (!page.IsTruncated) break;
+    }
+    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (!(err instanceof S3ServiceException && err.name === "NoSuchBucket")) throw err;
+  }
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+}
+
+export async function readText(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await out.Body?.transformToString()) ?? "";
+}
+
+export async function listKeys(s3: S3Client, bucket: string, prefix = ""): Promise<string[]> {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key ?? "").sort();
+}

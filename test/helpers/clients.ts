@@ -1,0 +1,40 @@
+// SDK clients as users build them. The S3 Control client goes through the SDK's own endpoint
+// rules, which put the account ID in front of the host (123456789012.localhost:PORT); a custom
+// DNS lookup in its HTTP agent sends *.localhost to loopback, as /etc/hosts would.
+import { type LookupFunction, Agent } from "node:http";
+import { S3Client } from "@aws-sdk/client-s3";
+import { S3ControlClient } from "@aws-sdk/client-s3-control";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+
+export const ACCOUNT_ID = "123456789012";
+export const TEST_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+
+const loopbackLookup: LookupFunction = (hostname, options, callback) => {
+  if (hostname === "localhost" || hostname.endsWith(".localhost")) {
+    if (options.all) callback(null, [{ address: "127.0.0.1", family: 4 }]);
+    else callback(null, "127.0.0.1", 4);
+    return;
+  }
+  callback(new Error(`test lookup refuses ${hostname}`), "", 4);
+};
+
+export function s3ControlClient(apiUrl: string, credentials = TEST_CREDENTIALS): S3ControlClient {
+  const port = new URL(apiUrl).port;
+  return new S3ControlClient({
+    region: "us-east-1",
+    endpoint: `http://localhost:${port}`,
+    credentials,
+    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, lookup: loopbackLookup }) }),
+  });
+}
+
+export function gatewayClient(url: string): S3Client {
+  return new S3Client({
+    region: "us-east-1",
+    endpoint: url,
+    forcePathStyle: true,
+    credentials: TEST_CREDENTIALS,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}

@@ -1,0 +1,71 @@
+// Driving jobs through the S3 Control API as a user does, with @aws-sdk/client-s3-control.
+import { randomUUID } from "node:crypto";
+import {
+  type CreateJobCommandInput,
+  CreateJobCommand,
+  DescribeJobCommand,
+  type JobDescriptor,
+  type S3ControlClient,
+} from "@aws-sdk/client-s3-control";
+import { ACCOUNT_ID } from "./clients.ts";
+
+export const ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/batch-operations`;
+
+type JobOverrides = Partial<Omit<CreateJobCommandInput, "AccountId">>;
+
+export function createJobInput(
+  manifest: { arn: string; etag: string },
+  operation: CreateJobCommandInput["Operation"],
+  overrides: JobOverrides = {},
+): CreateJobCommandInput {
+  return {
+    AccountId: ACCOUNT_ID,
+    ConfirmationRequired: false,
+    Operation: operation,
+    Report: {
+      Bucket: "arn:aws:s3:::pool2",
+      Format: "Report_CSV_20180820",
+      Enabled: true,
+      Prefix: "JobReport/RestoreReports",
+      ReportScope: "AllTasks",
+    },
+    ClientRequestToken: randomUUID(),
+    Manifest: {
+      Spec: { Format: "S3BatchOperations_CSV_20180820", Fields: ["Bucket", "Key"] },
+      Location: { ObjectArn: manifest.arn, ETag: manifest.etag },
+    },
+    Priority: 10,
+    RoleArn: ROLE_ARN,
+    ...overrides,
+  };
+}
+
+export async function createJob(client: S3ControlClient, input: CreateJobCommandInput): Promise<string> {
+  const out = await client.send(new CreateJobCommand(input));
+  if (!out.JobId) throw new Error("CreateJob returned no JobId");
+  return out.JobId;
+}
+
+export async function describeJob(client: S3ControlClient, jobId: string): Promise<JobDescriptor> {
+  const out = await client.send(new DescribeJobCommand({ AccountId: ACCOUNT_ID, JobId: jobId }));
+  if (!out.Job) throw new Error("DescribeJob returned no Job");
+  return out.Job;
+}
+
+const TERMINAL = new Set(["Complete", "Cancelled", "Failed"]);
+
+/** Polls DescribeJob until the job reaches one of `statuses` (default: a terminal one). */
+export async function waitForJob(
+  client: S3ControlClient,
+  jobId: string,
+  statuses: Set<string> = TERMINAL,
+  timeoutMs = 90_000,
+): Promise<JobDescriptor> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await describeJob(client, jobId);
+    if (job.Status && statuses.has(job.Status)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.Status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -1,0 +1,57 @@
+// Starts the real local runtime in the test process against the shared emulators, with its own
+// queues and internal bucket (unique names), so test files never see each other's state.
+import { randomUUID } from "node:crypto";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { inject } from "vitest";
+import { loadSettings } from "../../lib/settings.ts";
+import { ensureQueues } from "../../runtime/local/resources.ts";
+import { type LocalRuntime, startLocalRuntime } from "../../runtime/local/runtime.ts";
+import { gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "./clients.ts";
+
+export interface TestRuntime {
+  runtime: LocalRuntime;
+  control: ReturnType<typeof s3ControlClient>;
+  gatewayA: ReturnType<typeof gatewayClient>;
+  gatewayB: ReturnType<typeof gatewayClient>;
+  stop(): Promise<void>;
+}
+
+export async function startTestRuntime(extraEnv: Record<string, string> = {}): Promise<TestRuntime> {
+  const emulators = inject("emulators");
+  const id = randomUUID().slice(0, 8);
+  process.env.AWS_ACCESS_KEY_ID ??= TEST_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY ??= TEST_CREDENTIALS.secretAccessKey;
+  const sqs = new SQSClient({ region: "us-east-1", endpoint: emulators.control });
+  const queues = await ensureQueues(sqs, `t-${id}`);
+  sqs.destroy();
+  const gateway = (gid: string, url: string) => ({ id: gid, url, credentials: TEST_CREDENTIALS });
+  const settings = loadSettings({
+    AWS_ENDPOINT_URL: emulators.control,
+    AWS_REGION: "us-east-1",
+    S3BATCH_ENDPOINTS: JSON.stringify([gateway("gateway-a", emulators.gatewayA), gateway("gateway-b", emulators.gatewayB)]),
+    S3BATCH_INTERNAL_BUCKET: `s3batch-internal-${id}`,
+    S3BATCH_QUEUE_URL_DISPATCH: queues.dispatch,
+    S3BATCH_QUEUE_URL_CHILD: queues.child,
+    S3BATCH_QUEUE_URL_POLL: queues.poll,
+    S3BATCH_QUEUE_URL_MERGE: queues.merge,
+    S3BATCH_POLL_DELAY_SECONDS: "1",
+    S3BATCH_LOG_LEVEL: "warn",
+    ...extraEnv,
+  });
+  const runtime = await startLocalRuntime({ settings, port: 0 });
+  const control = s3ControlClient(runtime.url);
+  const gatewayA = gatewayClient(emulators.gatewayA);
+  const gatewayB = gatewayClient(emulators.gatewayB);
+  return {
+    runtime,
+    control,
+    gatewayA,
+    gatewayB,
+    async stop() {
+      control.destroy();
+      gatewayA.destroy();
+      gatewayB.destroy();
+      await runtime.stop();
+    },
+  };
+}
