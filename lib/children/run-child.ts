@@ -58,12 +58,13 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
   let etag = current.etag;
 
   await bitmapsReady();
-  const resumed = state.nextRow > shard.firstRow;
-  const bitmapBytes = resumed ? await store.getBytes(paths.childBitmap(ref, ref.endpointId, ref.shard)) : undefined;
+  const previous = state.attempt;
+  const attempt = crypto.randomUUID().slice(0, 8);
+  const bitmapBytes = previous ? await store.getBytes(paths.childBitmap(ref, ref.endpointId, ref.shard, previous)) : undefined;
   const parts = { succeeded: "", failed: "" };
-  if (resumed) {
+  if (previous) {
     for (const kind of ["succeeded", "failed"] as const) {
-      const got = await store.getBytes(paths.childPart(ref, ref.endpointId, ref.shard, kind));
+      const got = await store.getBytes(paths.childPart(ref, ref.endpointId, ref.shard, previous, kind));
       parts[kind] = got ? new TextDecoder().decode(got.body) : "";
     }
   }
@@ -71,10 +72,13 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
 
   await withBitmap(bitmap, async (valid) => {
     const checkpoint = async (status: ChildState["status"], nextRow: number, counts: Counts) => {
-      await store.putBytes(paths.childBitmap(ref, ref.endpointId, ref.shard), serializeBitmap(valid));
-      await store.putBytes(paths.childPart(ref, ref.endpointId, ref.shard, "succeeded"), parts.succeeded, "text/csv");
-      await store.putBytes(paths.childPart(ref, ref.endpointId, ref.shard, "failed"), parts.failed, "text/csv");
-      const next: ChildState = { ...state, ...counts, status, nextRow, updatedAt: new Date().toISOString() };
+      const { endpointId, shard: n } = ref;
+      await Promise.all([
+        store.putBytes(paths.childBitmap(ref, endpointId, n, attempt), serializeBitmap(valid)),
+        store.putBytes(paths.childPart(ref, endpointId, n, attempt, "succeeded"), parts.succeeded, "text/csv"),
+        store.putBytes(paths.childPart(ref, endpointId, n, attempt, "failed"), parts.failed, "text/csv"),
+      ]);
+      const next: ChildState = { ...state, ...counts, status, nextRow, attempt, updatedAt: new Date().toISOString() };
       // Conflict: another delivery of this message moved the checkpoint; it carries on, we stop.
       etag = await store.replace(stateKey, next, etag);
       state = next;

@@ -1,6 +1,9 @@
 // A child is one shard on one endpoint. Its state document is its checkpoint: the next row to
 // run, the counts so far, and whether it finished ("done") or stopped early ("stopped", when the
-// job was cancelled or failing).
+// job was cancelled or failing). The layout of one child:
+//   children/<endpoint>/<shard>.json                      this state
+//   children/<endpoint>/<shard>/<attempt>/valid.bitmap    rows found on the endpoint
+//   children/<endpoint>/<shard>/<attempt>/{succeeded,failed}.csv   outcomes, by row index
 import type { JobRef } from "../jobs/paths.ts";
 
 export interface ChildState {
@@ -14,6 +17,12 @@ export interface ChildState {
   succeeded: number;
   failed: number;
   found: number;
+  /**
+   * The delivery attempt whose bitmap and parts hold the results of the rows before nextRow.
+   * Each delivery writes under its own attempt and commits by the conditional state write, so
+   * two concurrent deliveries never mix their outputs.
+   */
+  attempt?: string;
   updatedAt: string;
 }
 

@@ -16,10 +16,11 @@ export const paths = {
   children: (r: JobRef) => `${jobPrefix(r)}children/`,
   childState: (r: JobRef, endpointId: string, shard: number) =>
     `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}.json`,
-  childBitmap: (r: JobRef, endpointId: string, shard: number) =>
-    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/valid.bitmap`,
-  childPart: (r: JobRef, endpointId: string, shard: number, kind: "succeeded" | "failed") =>
-    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${kind}.csv`,
+  /** A child's outputs live under its delivery attempt: the state document names the attempt that counts. */
+  childBitmap: (r: JobRef, endpointId: string, shard: number, attempt: string) =>
+    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${attempt}/valid.bitmap`,
+  childPart: (r: JobRef, endpointId: string, shard: number, attempt: string, kind: "succeeded" | "failed") =>
+    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${attempt}/${kind}.csv`,
   token: (accountId: string, token: string) => `tokens/${accountId}/${encodeURIComponent(token)}`,
 };
 

@@ -1,6 +1,6 @@
 // Lambda's SQS contract: a handler processes each record on its own and reports the ones that
 // failed, so one bad message is redelivered without re-running its neighbours.
-import { RetryableError } from "../errors.ts";
+import { ConflictError, RetryableError } from "../errors.ts";
 import type { Logger } from "../util/logger.ts";
 
 export interface SqsRecord {
@@ -37,7 +37,7 @@ export async function processPartialResponse(
     const record = event.Records[i];
     if (r.status === "fulfilled" || !record) return;
     const err = r.reason as Error;
-    const level = err instanceof RetryableError ? "info" : "error";
+    const level = err instanceof RetryableError || err instanceof ConflictError ? "info" : "error";
     log[level]("message failed", { messageId: record.messageId, error: err.name, message: err.message });
     batchItemFailures.push({ itemIdentifier: record.messageId });
   });

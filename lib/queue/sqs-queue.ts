@@ -20,23 +20,22 @@ export class PipelineQueue {
     );
   }
 
-  /** Sends many messages of one type, ten to a request, retrying entries SQS refused. */
+  /** Sends many messages, each to its own type's queue, ten to a request, retrying refused entries. */
   async sendAll(messages: PipelineMessage[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += 10) {
-      let batch = messages.slice(i, i + 10).map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m), m }));
-      for (let attempt = 0; batch.length > 0; attempt++) {
-        const first = batch[0];
-        if (!first) break;
-        const out = await this.sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: this.urls[first.m.type],
-            Entries: batch.map(({ Id, MessageBody }) => ({ Id, MessageBody })),
-          }),
-        );
-        const failed = new Set((out.Failed ?? []).map((f) => f.Id));
-        batch = batch.filter((e) => failed.has(e.Id));
-        if (batch.length > 0 && attempt >= 5) throw new Error(`SQS refused ${batch.length} messages`);
-      }
+    const byQueue = new Map<QueueName, PipelineMessage[]>();
+    for (const m of messages) byQueue.set(m.type, [...(byQueue.get(m.type) ?? []), m]);
+    for (const [type, group] of byQueue) {
+      for (let i = 0; i < group.length; i += 10) await this.sendBatch(this.urls[type], group.slice(i, i + 10));
+    }
+  }
+
+  private async sendBatch(QueueUrl: string, messages: PipelineMessage[]): Promise<void> {
+    let entries = messages.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) }));
+    for (let attempt = 0; entries.length > 0; attempt++) {
+      if (attempt > 5) throw new Error(`SQS refused ${entries.length} messages`);
+      const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: entries }));
+      const failed = new Set((out.Failed ?? []).map((f) => f.Id));
+      entries = entries.filter((e) => failed.has(e.Id));
     }
   }
 }

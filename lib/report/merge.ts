@@ -107,13 +107,16 @@ async function mergeShard(
   const children = await Promise.all(
     shard.endpoints.map(async (endpointId) => {
       const state = (await ctx.store.get<ChildState>(paths.childState(ref, endpointId, shard.index)))?.value;
-      const bytes = state ? await ctx.store.getBytes(paths.childBitmap(ref, endpointId, shard.index)) : undefined;
+      const attempt = state?.attempt;
+      const bytes = attempt ? await ctx.store.getBytes(paths.childBitmap(ref, endpointId, shard.index, attempt)) : undefined;
+      const part = (kind: "succeeded" | "failed") =>
+        attempt ? PartCursor.open(ctx.store, paths.childPart(ref, endpointId, shard.index, attempt, kind)) : PartCursor.empty();
       return {
         endpointId,
         state,
         bitmap: bytes ? deserializeBitmap(bytes.body) : undefined,
-        succeeded: await PartCursor.open(ctx.store, paths.childPart(ref, endpointId, shard.index, "succeeded")),
-        failed: await PartCursor.open(ctx.store, paths.childPart(ref, endpointId, shard.index, "failed")),
+        succeeded: await part("succeeded"),
+        failed: await part("failed"),
       };
     }),
   );

@@ -25,6 +25,10 @@ export class PartCursor {
     return cursor;
   }
 
+  static async empty(): Promise<PartCursor> {
+    return new PartCursor(undefined);
+  }
+
   /** Returns and consumes the entry for `row` when it is the next one. */
   async take(row: number): Promise<PartEntry | undefined> {
     if (this.head?.row !== row) return undefined;

@@ -20,9 +20,9 @@ async function readReport(jobId: string) {
   const perGateway = [];
   for (const s3 of [t.gatewayA, t.gatewayB]) {
     const manifest = JSON.parse(await readText(s3, "pool2", `${REPORT_PREFIX}/job-${jobId}/manifest.json`));
-    const rows: Record<string, string[]> = { succeeded: [], failed: [] };
-    for (const r of manifest.Results) {
-      rows[r.TaskExecutionStatus]?.push(...(await readText(s3, "pool2", r.Key)).trim().split("\n"));
+    const rows = { succeeded: [] as string[], failed: [] as string[] };
+    for (const r of manifest.Results as { TaskExecutionStatus: "succeeded" | "failed"; Key: string }[]) {
+      rows[r.TaskExecutionStatus].push(...(await readText(s3, "pool2", r.Key)).trim().split("\n"));
     }
     perGateway.push({ manifest, rows, keys: await listKeys(s3, "pool2", `${REPORT_PREFIX}/job-${jobId}/`) });
   }

@@ -1,7 +1,8 @@
 // SDK clients as users build them. The S3 Control client goes through the SDK's own endpoint
 // rules, which put the account ID in front of the host (123456789012.localhost:PORT); a custom
 // DNS lookup in its HTTP agent sends *.localhost to loopback, as /etc/hosts would.
-import { type LookupFunction, Agent } from "node:http";
+import { Agent } from "node:http";
+import type { LookupFunction } from "node:net";
 import { S3Client } from "@aws-sdk/client-s3";
 import { S3ControlClient } from "@aws-sdk/client-s3-control";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
