@@ -6,7 +6,9 @@
 # Gateway b is moto, not a third LocalStack: LocalStack instances share one temp folder per bucket
 # name for large objects, and the seed scenario has bucket "pool" on both gateways.
 # Idempotent: an emulator already healthy on its port is left running. Logs and PID files go to
-# S3BATCH_STATE_DIR (default .state/emulators-<base>). Prints the endpoints as shell variables.
+# S3BATCH_STATE_DIR (default .state/emulators-<base>). Each runs in its own session, so a signal to
+# the caller's process group does not reach it: only stop.sh stops it. Prints the endpoints as
+# shell variables.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 base="${S3BATCH_PORT_BASE:-4710}"
@@ -35,7 +37,7 @@ start_localstack() { # name port services
       FILESYSTEM_ROOT="$state/$name/fs" SERVICES="$services" EAGER_SERVICE_LOADING=1 \
       SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 SQS_ENDPOINT_STRATEGY=path \
       LOCALSTACK_CLI=0 PERSISTENCE=0 DEBUG=0 \
-      nohup "$cache/venv-localstack/bin/python" -m localstack.runtime.main \
+      setsid nohup "$cache/venv-localstack/bin/python" -m localstack.runtime.main \
       >"$state/$name.log" 2>&1 </dev/null &
     echo $! >"$state/$name.pid"
   )
@@ -44,7 +46,7 @@ start_localstack() { # name port services
 start_moto() { # name port
   local name="$1" port="$2"
   healthy "$name" "$port" && return 0
-  nohup "$cache/venv-moto/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/$name.log" 2>&1 </dev/null &
+  setsid nohup "$cache/venv-moto/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/$name.log" 2>&1 </dev/null &
   echo $! >"$state/$name.pid"
 }
 

@@ -11,11 +11,12 @@ import { ensureQueues } from "./resources.ts";
 import { startLocalRuntime } from "./runtime.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const env: Record<string, string | undefined> = { ...process.env };
+// The SDK's default credential chain reads process.env, so settings made here go there too.
+const env = process.env;
 
 function startEmulators(): void {
   const out = spawnSync("bash", [join(root, "localstack/start.sh")], {
-    env: env as NodeJS.ProcessEnv,
+    env,
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
   });
@@ -44,7 +45,7 @@ function startEmulators(): void {
 }
 
 function stopEmulators(): void {
-  spawnSync("bash", [join(root, "localstack/stop.sh")], { env: env as NodeJS.ProcessEnv, stdio: "inherit" });
+  spawnSync("bash", [join(root, "localstack/stop.sh")], { env, stdio: "inherit" });
 }
 
 async function main(): Promise<void> {

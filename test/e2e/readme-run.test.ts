@@ -1,0 +1,85 @@
+// The README's run command, as a new user runs it: `npm start` with nothing configured starts its
+// own emulators, serves the API, completes a submitted job, and on Ctrl-C stops what it started.
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { gatewayClient, s3ControlClient } from "../helpers/clients.ts";
+import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
+import { seedScenario } from "../helpers/seed.ts";
+
+const root = join(import.meta.dirname, "../..");
+const PORT_BASE = 4720; // its own emulators, apart from the ones the other tests share
+let proc: ChildProcess | undefined;
+
+afterAll(() => {
+  if (proc?.pid && proc.exitCode === null) process.kill(-proc.pid, "SIGKILL");
+});
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(AWS_|S3BATCH_)/.test(k)) env[k] = v;
+  return { ...env, S3BATCH_PORT_BASE: String(PORT_BASE), S3BATCH_PORT: "0" };
+}
+
+function waitForLine(
+  p: ChildProcess,
+  pattern: RegExp,
+  timeoutMs: number,
+  { ignoreExit = false } = {},
+): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${seen}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const m = seen.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    p.stdout?.on("data", onData);
+    p.stderr?.on("data", (c: Buffer) => {
+      seen += c.toString();
+    });
+    if (!ignoreExit) p.on("exit", (code) => reject(new Error(`npm start exited with ${code}; output:\n${seen}`)));
+  });
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  try {
+    await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("README run command", () => {
+  it("npm start serves the API, completes a job, and stops its emulators on SIGTERM", async () => {
+    // Prepare
+    proc = spawn("npm", ["start"], { cwd: root, env: cleanEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const [, url] = await waitForLine(proc, /s3batch API listening on (http:\/\/\S+)/, 240_000);
+    const gatewayA = gatewayClient(`http://127.0.0.1:${PORT_BASE + 1}`);
+    const gatewayB = gatewayClient(`http://127.0.0.1:${PORT_BASE + 2}`);
+    const control = s3ControlClient(url ?? "");
+    const manifest = await seedScenario(gatewayA, gatewayB);
+
+    // Act
+    const jobId = await createJob(
+      control,
+      createJobInput(manifest, { S3InitiateRestoreObject: { ExpirationInDays: 1, GlacierJobTier: "BULK" } }),
+    );
+    const job = await waitForJob(control, jobId);
+    // Ctrl-C in a terminal signals the whole process group, as this does.
+    const stopped = waitForLine(proc, /s3batch stopped/, 60_000, { ignoreExit: true });
+    process.kill(-(proc.pid ?? 0), "SIGTERM");
+    await stopped;
+
+    // Assess
+    expect(job.Status).toBe("Complete");
+    expect(job.ProgressSummary).toMatchObject({ TotalNumberOfTasks: 3, NumberOfTasksSucceeded: 2, NumberOfTasksFailed: 1 });
+    for (const port of [PORT_BASE, PORT_BASE + 1, PORT_BASE + 2]) expect(await portOpen(port)).toBe(false);
+    for (const c of [gatewayA, gatewayB, control]) c.destroy();
+  });
+});
