@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/helpers/global-setup.ts"],
+    reporters: ["default", "./test/helpers/summary-reporter.ts"],
     testTimeout: 120_000,
     hookTimeout: 240_000,
     // End-to-end files share two fixed bucket names on the gateways; run files one at a time.

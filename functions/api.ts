@@ -6,4 +6,7 @@ import { fromEnv } from "../lib/lambda.ts";
 
 export const makeApiApp = (ctx: Context) => createApp({ ...ctx, region: ctx.settings.control.region });
 
-export const handler = fromEnv("api", (ctx) => handle(makeApiApp(ctx)) as (event: unknown) => Promise<unknown>);
+export const handler = fromEnv(
+  "api",
+  (ctx) => handle(makeApiApp(ctx)) as (event: unknown) => Promise<unknown>,
+);

@@ -20,11 +20,18 @@ export interface Settings {
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
-function int(env: Record<string, string | undefined>, name: string, def: number, min: number, max: number): number {
+function int(
+  env: Record<string, string | undefined>,
+  name: string,
+  def: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}]`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`${name} must be an integer in [${min}, ${max}]`);
   return n;
 }
 
@@ -37,7 +44,8 @@ function required(env: Record<string, string | undefined>, name: string): string
 /** Reads settings; endpoints come from S3BATCH_ENDPOINTS (a JSON or YAML document). */
 export function loadSettings(env: Record<string, string | undefined>): Settings {
   const level = env.S3BATCH_LOG_LEVEL ?? "info";
-  if (!["debug", "info", "warn", "error"].includes(level)) throw new Error("S3BATCH_LOG_LEVEL is not a level");
+  if (!["debug", "info", "warn", "error"].includes(level))
+    throw new Error("S3BATCH_LOG_LEVEL is not a level");
   return {
     endpoints: parseEndpoints(required(env, "S3BATCH_ENDPOINTS"), env),
     control: {
@@ -57,7 +65,13 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     pollDelaySeconds: int(env, "S3BATCH_POLL_DELAY_SECONDS", 2, 0, 900),
     maxManifestRows: int(env, "S3BATCH_MAX_MANIFEST_ROWS", 4_294_967_295, 1, 4_294_967_295),
     maxManifestBuckets: int(env, "S3BATCH_MAX_MANIFEST_BUCKETS", 1_000, 1, 100_000),
-    reportPartBytes: int(env, "S3BATCH_REPORT_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 512 * 1024 * 1024),
+    reportPartBytes: int(
+      env,
+      "S3BATCH_REPORT_PART_BYTES",
+      8 * 1024 * 1024,
+      5 * 1024 * 1024,
+      512 * 1024 * 1024,
+    ),
     logLevel: level as Settings["logLevel"],
   };
 }

@@ -36,7 +36,11 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new S3ControlError("BadRequestException", 413, `The request body is over ${MAX_BODY_BYTES} bytes`);
+        throw new S3ControlError(
+          "BadRequestException",
+          413,
+          `The request body is over ${MAX_BODY_BYTES} bytes`,
+        );
       },
     }),
     async (c, next) => {
@@ -52,7 +56,9 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     const parsed = createJobSchema.safeParse(fields);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw invalidRequest(`${issue?.path.join(".") || "request"}: ${issue?.message ?? "invalid"}`.slice(0, 512));
+      throw invalidRequest(
+        `${issue?.path.join(".") || "request"}: ${issue?.message ?? "invalid"}`.slice(0, 512),
+      );
     }
     const jobId = await createJob(deps, c.get("accountId"), parsed.data);
     return xml(buildResultXml("CreateJobResult", { JobId: jobId }));
@@ -60,16 +66,21 @@ export function createApp(deps: ApiDeps): Hono<Env> {
 
   app.get("/v20180820/jobs/:id", async (c) => {
     const jobId = c.req.param("id");
-    const job = JOB_ID.test(jobId) ? await jobGet(deps.store, { accountId: c.get("accountId"), jobId }) : undefined;
+    const job = JOB_ID.test(jobId)
+      ? await jobGet(deps.store, { accountId: c.get("accountId"), jobId })
+      : undefined;
     if (!job) throw notFound(`The job ${jobId.slice(0, 64)} does not exist`);
     return xml(buildResultXml("DescribeJobResult", { Job: jobDescriptor(job.value, deps.region) }));
   });
 
-  app.notFound((c) => xml(buildErrorXml("InvalidRequestException", "No such operation", c.get("requestId")), 400));
+  app.notFound((c) =>
+    xml(buildErrorXml("InvalidRequestException", "No such operation", c.get("requestId")), 400),
+  );
 
   app.onError((err, c) => {
     const requestId = c.get("requestId") ?? crypto.randomUUID();
-    if (err instanceof S3ControlError) return xml(buildErrorXml(err.code, err.message, requestId), err.status);
+    if (err instanceof S3ControlError)
+      return xml(buildErrorXml(err.code, err.message, requestId), err.status);
     deps.log.error("request failed", { requestId, error: err.name, message: err.message });
     return xml(buildErrorXml("InternalServiceException", "An internal error occurred", requestId), 500);
   });

@@ -24,7 +24,10 @@ export function deserializeBitmap(bytes: Uint8Array): RoaringBitmap32 {
 }
 
 /** Runs `use` with a bitmap and disposes it afterwards, whatever happens. */
-export async function withBitmap<T>(b: RoaringBitmap32, use: (b: RoaringBitmap32) => Promise<T> | T): Promise<T> {
+export async function withBitmap<T>(
+  b: RoaringBitmap32,
+  use: (b: RoaringBitmap32) => Promise<T> | T,
+): Promise<T> {
   try {
     return await use(b);
   } finally {

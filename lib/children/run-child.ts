@@ -2,11 +2,20 @@
 // concurrency over the endpoint's pooled client. Every `checkpointRows` rows it writes the valid
 // bitmap, the succeeded/failed parts and its state (one conditional write), and checks whether
 // the job is still Active; a redelivered message resumes from the last checkpoint.
+
+import {
+  bitmapsReady,
+  deserializeBitmap,
+  newBitmap,
+  serializeBitmap,
+  withBitmap,
+} from "../bitmap/valid-bitmap.ts";
 import type { Context } from "../context.ts";
 import { ConflictError } from "../errors.ts";
-import { jobGet } from "../jobs/store.ts";
-import type { Plan } from "../jobs/plan.ts";
 import { paths } from "../jobs/paths.ts";
+import type { Plan } from "../jobs/plan.ts";
+import { MAX_LINE_BYTES } from "../jobs/plan.ts";
+import { jobGet } from "../jobs/store.ts";
 import { csvLine } from "../manifest/csv.ts";
 import { readLines } from "../manifest/lines.ts";
 import { readManifestRange } from "../manifest/location.ts";
@@ -14,20 +23,27 @@ import { manifestFields, numberRows, parseRow, type TaskRow } from "../manifest/
 import { operationFor } from "../operations/index.ts";
 import type { TaskOutcome } from "../operations/types.ts";
 import type { ChildMessage } from "../queue/messages.ts";
-import { bitmapsReady, deserializeBitmap, newBitmap, serializeBitmap, withBitmap } from "../bitmap/valid-bitmap.ts";
-import { MAX_LINE_BYTES } from "../jobs/plan.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
 import { type ChildRef, type ChildState, childSettled } from "./state.ts";
 
 /** Runs (or resumes) the child named by `msg`; a settled child is left as it is. */
 export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
   const { store } = ctx;
-  const ref: ChildRef = { accountId: msg.accountId, jobId: msg.jobId, endpointId: msg.endpointId, shard: msg.shard };
+  const ref: ChildRef = {
+    accountId: msg.accountId,
+    jobId: msg.jobId,
+    endpointId: msg.endpointId,
+    shard: msg.shard,
+  };
   const job = await jobGet(store, ref);
   const plan = await store.get<Plan>(paths.plan(ref));
   const shard = plan?.value.shards[msg.shard];
-  if (!job || !plan || !shard || !shard.endpoints.includes(msg.endpointId)) {
-    ctx.log.warn("child for an unknown job or shard", { jobId: msg.jobId, shard: msg.shard, endpoint: msg.endpointId });
+  if (!job || !plan || !shard?.endpoints.includes(msg.endpointId)) {
+    ctx.log.warn("child for an unknown job or shard", {
+      jobId: msg.jobId,
+      shard: msg.shard,
+      endpoint: msg.endpointId,
+    });
     return;
   }
   const stateKey = paths.childState(ref, ref.endpointId, ref.shard);
@@ -60,7 +76,9 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
   await bitmapsReady();
   const previous = state.attempt;
   const attempt = crypto.randomUUID().slice(0, 8);
-  const bitmapBytes = previous ? await store.getBytes(paths.childBitmap(ref, ref.endpointId, ref.shard, previous)) : undefined;
+  const bitmapBytes = previous
+    ? await store.getBytes(paths.childBitmap(ref, ref.endpointId, ref.shard, previous))
+    : undefined;
   const parts = { succeeded: "", failed: "" };
   if (previous) {
     for (const kind of ["succeeded", "failed"] as const) {
@@ -75,10 +93,21 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
       const { endpointId, shard: n } = ref;
       await Promise.all([
         store.putBytes(paths.childBitmap(ref, endpointId, n, attempt), serializeBitmap(valid)),
-        store.putBytes(paths.childPart(ref, endpointId, n, attempt, "succeeded"), parts.succeeded, "text/csv"),
+        store.putBytes(
+          paths.childPart(ref, endpointId, n, attempt, "succeeded"),
+          parts.succeeded,
+          "text/csv",
+        ),
         store.putBytes(paths.childPart(ref, endpointId, n, attempt, "failed"), parts.failed, "text/csv"),
       ]);
-      const next: ChildState = { ...state, ...counts, status, nextRow, attempt, updatedAt: new Date().toISOString() };
+      const next: ChildState = {
+        ...state,
+        ...counts,
+        status,
+        nextRow,
+        attempt,
+        updatedAt: new Date().toISOString(),
+      };
       // Conflict: another delivery of this message moved the checkpoint; it carries on, we stop.
       etag = await store.replace(stateKey, next, etag);
       state = next;
@@ -96,7 +125,10 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
     const counts: Counts = { succeeded: state.succeeded, failed: state.failed, found: state.found };
     const stream = await readManifestRange(ctx, plan.value.manifest, shard.startByte, shard.endByte);
     const rows = async function* () {
-      for await (const { line, index } of numberRows(readLines(stream, shard.startByte, MAX_LINE_BYTES), shard.firstRow)) {
+      for await (const { line, index } of numberRows(
+        readLines(stream, shard.startByte, MAX_LINE_BYTES),
+        shard.firstRow,
+      )) {
         if (index < state.nextRow) continue;
         const row = parseRow(line, index, fields);
         yield row;

@@ -81,7 +81,10 @@ export function parseEndpoints(text: string, env: Record<string, string | undefi
       );
     }
     const sessionToken = credentials.sessionTokenEnv ? env[credentials.sessionTokenEnv] : undefined;
-    return { ...rest, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
+    return {
+      ...rest,
+      credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
+    };
   });
 }
 

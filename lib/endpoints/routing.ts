@@ -12,7 +12,9 @@ export async function routeBuckets(gateways: EndpointClients, buckets: Iterable<
   const names = [...buckets];
   await Promise.all(
     names.map(async (bucket) => {
-      const held = await Promise.all(gateways.all().map(async (gw) => ((await holds(gw, bucket)) ? gw.endpoint.id : "")));
+      const held = await Promise.all(
+        gateways.all().map(async (gw) => ((await holds(gw, bucket)) ? gw.endpoint.id : "")),
+      );
       routing[bucket] = held.filter(Boolean);
     }),
   );

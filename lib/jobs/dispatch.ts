@@ -8,7 +8,13 @@ import type { JobRecord } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import { jobGet } from "./store.ts";
-import { jobMarkActive, jobMarkFailed, jobMarkPreparing, jobMarkReady, jobMarkSuspended } from "./transitions.ts";
+import {
+  jobMarkActive,
+  jobMarkFailed,
+  jobMarkPreparing,
+  jobMarkReady,
+  jobMarkSuspended,
+} from "./transitions.ts";
 
 export async function dispatchJob(ctx: Context, msg: DispatchMessage): Promise<void> {
   const { store } = ctx;
@@ -25,7 +31,9 @@ export async function dispatchJob(ctx: Context, msg: DispatchMessage): Promise<v
       plan = await planOnce(ctx, job);
     } catch (err) {
       if (!(err instanceof UnrecoverableError)) throw err;
-      await jobMarkFailed(store, msg, { failureReasons: [{ FailureCode: err.code, FailureReason: err.message.slice(0, 256) }] });
+      await jobMarkFailed(store, msg, {
+        failureReasons: [{ FailureCode: err.code, FailureReason: err.message.slice(0, 256) }],
+      });
       return;
     }
     const progress = { total: plan.totalRows, succeeded: 0, failed: 0 };
@@ -44,10 +52,19 @@ export async function startJob(ctx: Context, ref: JobRef, priority: number): Pro
   const base = { v: 1 as const, accountId: ref.accountId, jobId: ref.jobId };
   await ctx.queue.sendAll(
     plan.shards.flatMap((s) =>
-      s.endpoints.map((endpointId) => ({ ...base, type: "child" as const, shard: s.index, endpointId, priority })),
+      s.endpoints.map((endpointId) => ({
+        ...base,
+        type: "child" as const,
+        shard: s.index,
+        endpointId,
+        priority,
+      })),
     ),
   );
-  await ctx.queue.send({ ...base, type: "poll", chain: true }, plan.shards.length === 0 ? 0 : ctx.settings.pollDelaySeconds);
+  await ctx.queue.send(
+    { ...base, type: "poll", chain: true },
+    plan.shards.length === 0 ? 0 : ctx.settings.pollDelaySeconds,
+  );
 }
 
 /** The plan is written once; a second dispatch reads the first one's. */

@@ -1,12 +1,16 @@
 // The job's plan, written once by dispatch: where the manifest is, how many rows it has, the
 // shards (row ranges with byte offsets) and which endpoints each shard's buckets live on.
 import type { Context } from "../context.ts";
+import { type Routing, routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
-import { routeBuckets, type Routing } from "../endpoints/routing.ts";
 import { readLines } from "../manifest/lines.ts";
-import { locateManifest, type ManifestObject, readManifestRange } from "../manifest/location.ts";
+import {
+  locateManifest,
+  type ManifestObject,
+  parseObjectArn,
+  readManifestRange,
+} from "../manifest/location.ts";
 import { manifestFields, numberRows, parseRow } from "../manifest/rows.ts";
-import { parseObjectArn } from "../manifest/location.ts";
 import type { JobRecord } from "./model.ts";
 
 export interface Shard {
@@ -52,11 +56,17 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
   for await (const { line, index } of numberRows(readLines(stream, 0, MAX_LINE_BYTES), 0)) {
     const row = parseRow(line, index, fields);
     if (index >= settings.maxManifestRows) {
-      throw new UnrecoverableError("ManifestTooLarge", `the manifest has more than ${settings.maxManifestRows} rows`);
+      throw new UnrecoverableError(
+        "ManifestTooLarge",
+        `the manifest has more than ${settings.maxManifestRows} rows`,
+      );
     }
     if (!buckets.has(row.bucket)) {
       if (buckets.size >= settings.maxManifestBuckets) {
-        throw new UnrecoverableError("ManifestTooLarge", `the manifest names more than ${settings.maxManifestBuckets} buckets`);
+        throw new UnrecoverableError(
+          "ManifestTooLarge",
+          `the manifest names more than ${settings.maxManifestBuckets} buckets`,
+        );
       }
       buckets.add(row.bucket);
     }

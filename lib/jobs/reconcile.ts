@@ -24,12 +24,18 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
   const plan = await store.get<Plan>(paths.plan(msg));
   if (!plan) return;
 
-  const expected = plan.value.shards.flatMap((s) => s.endpoints.map((e) => paths.childState(msg, e, s.index)));
+  const expected = plan.value.shards.flatMap((s) =>
+    s.endpoints.map((e) => paths.childState(msg, e, s.index)),
+  );
   const states = await Promise.all(expected.map(async (key) => (await store.get<ChildState>(key))?.value));
   const succeeded = sum(states, (s) => s.succeeded);
   const failed = sum(states, (s) => s.failed);
   const total = plan.value.totalRows;
-  const progress = { total, succeeded: Math.min(succeeded, total), failed: Math.min(failed, total - Math.min(succeeded, total)) };
+  const progress = {
+    total,
+    succeeded: Math.min(succeeded, total),
+    failed: Math.min(failed, total - Math.min(succeeded, total)),
+  };
   const settled = states.every(childSettled);
 
   let status = job.value.status;
@@ -39,13 +45,18 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
       await jobMarkFailing(store, msg, {
         progress,
         failureReasons: [
-          { FailureCode: "FailureThresholdExceeded", FailureReason: `${rate}% of the first ${progress.succeeded + progress.failed} tasks failed` },
+          {
+            FailureCode: "FailureThresholdExceeded",
+            FailureReason: `${rate}% of the first ${progress.succeeded + progress.failed} tasks failed`,
+          },
         ],
       })
     ).status;
   } else {
     await jobUpdate(store, msg, (j) =>
-      j.progress.succeeded === progress.succeeded && j.progress.failed === progress.failed && j.progress.total === total
+      j.progress.succeeded === progress.succeeded &&
+      j.progress.failed === progress.failed &&
+      j.progress.total === total
         ? undefined
         : { ...j, progress },
     );

@@ -35,8 +35,17 @@ export async function jobUpdate(
 }
 
 /** Appends one event to the job's log: one object per event, so writers never contend. */
-export async function jobEvent(store: JsonStore, ref: JobRef, type: string, detail: Record<string, unknown> = {}) {
+export async function jobEvent(
+  store: JsonStore,
+  ref: JobRef,
+  type: string,
+  detail: Record<string, unknown> = {},
+) {
   const at = new Date().toISOString();
   const seq = Math.random().toString(36).slice(2, 10);
-  await store.putBytes(paths.event(ref, at, seq), JSON.stringify({ at, type, ...detail }), "application/json");
+  await store.putBytes(
+    paths.event(ref, at, seq),
+    JSON.stringify({ at, type, ...detail }),
+    "application/json",
+  );
 }

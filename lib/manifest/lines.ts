@@ -48,7 +48,10 @@ export async function* readLines(
       }
       carry = buf.slice(from);
       if (carry.length > maxLineBytes) {
-        throw new UnrecoverableError("InvalidManifestContent", `the line at byte ${carryStart} is over ${maxLineBytes} bytes`);
+        throw new UnrecoverableError(
+          "InvalidManifestContent",
+          `the line at byte ${carryStart} is over ${maxLineBytes} bytes`,
+        );
       }
     }
     if (carry.length > 0) yield { text: decode(carry), start: carryStart, end: carryStart + carry.length };

@@ -20,7 +20,8 @@ const unquote = (etag: string) => etag.replace(/^W\//, "").replace(/^"|"$/g, "")
 /** Splits `arn:aws:s3:::bucket/key` into bucket and key. */
 export function parseObjectArn(arn: string): { bucket: string; key: string } {
   const m = /^arn:[^:]+:s3:::([^/]+)\/(.+)$/.exec(arn);
-  if (!m?.[1] || !m[2]) throw new UnrecoverableError("ManifestNotFound", "the manifest ARN does not name an object");
+  if (!m?.[1] || !m[2])
+    throw new UnrecoverableError("ManifestNotFound", "the manifest ARN does not name an object");
   return { bucket: m[1], key: m[2] };
 }
 

@@ -30,7 +30,8 @@ const invalid = (index: number, why: string) =>
 export function parseRow(line: Line, index: number, fields: readonly Field[]): TaskRow {
   const cells = parseCsvLine(line.text);
   if (!cells) throw invalid(index, "unbalanced quotes");
-  if (cells.length !== fields.length) throw invalid(index, `expected ${fields.length} columns, found ${cells.length}`);
+  if (cells.length !== fields.length)
+    throw invalid(index, `expected ${fields.length} columns, found ${cells.length}`);
   let bucket = "";
   let rawKey = "";
   let versionId: string | undefined;
@@ -48,8 +49,10 @@ export function parseRow(line: Line, index: number, fields: readonly Field[]): T
     throw invalid(index, "the key is not URL-encoded correctly");
   }
   if (key.length === 0) throw invalid(index, "the key is empty");
-  if (new TextEncoder().encode(key).length > MAX_KEY_BYTES) throw invalid(index, `the key is over ${MAX_KEY_BYTES} bytes`);
-  if (fields.includes("VersionId") && !versionId) throw invalid(index, "version IDs must be given for all rows or none");
+  if (new TextEncoder().encode(key).length > MAX_KEY_BYTES)
+    throw invalid(index, `the key is over ${MAX_KEY_BYTES} bytes`);
+  if (fields.includes("VersionId") && !versionId)
+    throw invalid(index, "version IDs must be given for all rows or none");
   return { index, bucket, rawKey, key, ...(versionId ? { versionId } : {}) };
 }
 

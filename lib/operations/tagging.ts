@@ -12,7 +12,12 @@ export function putTaggingOperation(spec: TaggingSpec): Operation {
     async run(s3, row) {
       try {
         await s3.send(
-          new PutObjectTaggingCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId, Tagging: { TagSet } }),
+          new PutObjectTaggingCommand({
+            Bucket: row.bucket,
+            Key: row.key,
+            VersionId: row.versionId,
+            Tagging: { TagSet },
+          }),
         );
         return SUCCESSFUL;
       } catch (err) {

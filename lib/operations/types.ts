@@ -1,5 +1,5 @@
 // What an operation is: a function from one task row on one endpoint to an outcome.
-import { S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
+import { type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import type { TaskRow } from "../manifest/rows.ts";
 
 export type TaskOutcome =
@@ -20,11 +20,17 @@ const MISSING_CODES = new Set(["NoSuchKey", "NoSuchBucket", "NoSuchVersion", "No
 export function outcomeFromError(err: unknown): TaskOutcome {
   if (err instanceof S3ServiceException) {
     const http = err.$metadata.httpStatusCode ?? 500;
-    if (MISSING_CODES.has(err.name) || (http === 404 && err.name !== "MethodNotAllowed")) return { kind: "missing" };
+    if (MISSING_CODES.has(err.name) || (http === 404 && err.name !== "MethodNotAllowed"))
+      return { kind: "missing" };
     return { kind: "failed", http, code: err.name, message: oneLine(err.message || err.name) };
   }
   const e = err as Error;
-  return { kind: "failed", http: 500, code: e?.name || "InternalError", message: oneLine(e?.message || String(err)) };
+  return {
+    kind: "failed",
+    http: 500,
+    code: e?.name || "InternalError",
+    message: oneLine(e?.message || String(err)),
+  };
 }
 
 const oneLine = (s: string) => s.replace(/\s+/g, " ").slice(0, 1024);

@@ -17,7 +17,8 @@ export function sqsHandler<S extends z.ZodType>(
       event,
       async (body) => {
         const msg = schema.safeParse(body);
-        if (!msg.success) throw new UnrecoverableError("BadMessage", "the message is not one this handler knows");
+        if (!msg.success)
+          throw new UnrecoverableError("BadMessage", "the message is not one this handler knows");
         await run(ctx, msg.data);
       },
       ctx.log,

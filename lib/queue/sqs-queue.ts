@@ -25,7 +25,8 @@ export class PipelineQueue {
     const byQueue = new Map<QueueName, PipelineMessage[]>();
     for (const m of messages) byQueue.set(m.type, [...(byQueue.get(m.type) ?? []), m]);
     for (const [type, group] of byQueue) {
-      for (let i = 0; i < group.length; i += 10) await this.sendBatch(this.urls[type], group.slice(i, i + 10));
+      for (let i = 0; i < group.length; i += 10)
+        await this.sendBatch(this.urls[type], group.slice(i, i + 10));
     }
   }
 

@@ -53,7 +53,14 @@ export class FanoutWriter {
         this.md5.update(body);
         await Promise.all(
           this.targets.map((t) =>
-            t.s3.send(new PutObjectCommand({ Bucket: t.bucket, Key: t.key, Body: body, ContentType: this.contentType })),
+            t.s3.send(
+              new PutObjectCommand({
+                Bucket: t.bucket,
+                Key: t.key,
+                Body: body,
+                ContentType: this.contentType,
+              }),
+            ),
           ),
         );
       }
@@ -81,7 +88,11 @@ export class FanoutWriter {
     await Promise.allSettled(
       (this.uploads ?? []).map((u) =>
         u.target.s3.send(
-          new AbortMultipartUploadCommand({ Bucket: u.target.bucket, Key: u.target.key, UploadId: u.uploadId }),
+          new AbortMultipartUploadCommand({
+            Bucket: u.target.bucket,
+            Key: u.target.key,
+            UploadId: u.uploadId,
+          }),
         ),
       ),
     );
@@ -99,7 +110,11 @@ export class FanoutWriter {
     this.uploads ??= await Promise.all(
       this.targets.map(async (target) => {
         const out = await target.s3.send(
-          new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, ContentType: this.contentType }),
+          new CreateMultipartUploadCommand({
+            Bucket: target.bucket,
+            Key: target.key,
+            ContentType: this.contentType,
+          }),
         );
         return { target, uploadId: out.UploadId ?? "", parts: [] };
       }),
@@ -115,7 +130,13 @@ export class FanoutWriter {
       uploads.map(async (u) => {
         const PartNumber = u.parts.length + 1;
         const out = await u.target.s3.send(
-          new UploadPartCommand({ Bucket: u.target.bucket, Key: u.target.key, UploadId: u.uploadId, PartNumber, Body: body }),
+          new UploadPartCommand({
+            Bucket: u.target.bucket,
+            Key: u.target.key,
+            UploadId: u.uploadId,
+            PartNumber,
+            Body: body,
+          }),
         );
         u.parts.push({ PartNumber, ETag: out.ETag ?? "" });
       }),

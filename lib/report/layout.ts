@@ -37,6 +37,11 @@ export function reportLine(r: ReportRow): string {
 export interface ReportManifest {
   Format: string;
   ReportCreationDate: string;
-  Results: { TaskExecutionStatus: "succeeded" | "failed"; Bucket: string; MD5Checksum: string; Key: string }[];
+  Results: {
+    TaskExecutionStatus: "succeeded" | "failed";
+    Bucket: string;
+    MD5Checksum: string;
+    Key: string;
+  }[];
   ReportSchema: string;
 }

@@ -46,11 +46,16 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
   const reportBucket = report.Enabled && report.Bucket ? parseObjectArn(`${report.Bucket}/x`).bucket : "";
   const writerFor = (status: "succeeded" | "failed") =>
     new FanoutWriter(
-      plan.reportEndpoints.map((id) => ({ s3: ctx.gateways.get(id).s3, bucket: reportBucket, key: keys.results(status) })),
+      plan.reportEndpoints.map((id) => ({
+        s3: ctx.gateways.get(id).s3,
+        bucket: reportBucket,
+        key: keys.results(status),
+      })),
       ctx.settings.reportPartBytes,
     );
   const writers = {
-    succeeded: report.Enabled && report.ReportScope !== "FailedTasksOnly" ? writerFor("succeeded") : undefined,
+    succeeded:
+      report.Enabled && report.ReportScope !== "FailedTasksOnly" ? writerFor("succeeded") : undefined,
     failed: report.Enabled ? writerFor("failed") : undefined,
   };
 
@@ -67,7 +72,13 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
       const w = writers[status];
       if (!w) continue;
       const { bytes, md5 } = await w.finish();
-      if (bytes > 0) results.push({ TaskExecutionStatus: status, Bucket: reportBucket, MD5Checksum: md5, Key: keys.results(status) });
+      if (bytes > 0)
+        results.push({
+          TaskExecutionStatus: status,
+          Bucket: reportBucket,
+          MD5Checksum: md5,
+          Key: keys.results(status),
+        });
     }
     if (report.Enabled) {
       const manifest: ReportManifest = {
@@ -80,11 +91,14 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
       const body = JSON.stringify(manifest);
       await Promise.all(
         plan.reportEndpoints.map((id) =>
-          ctx.gateways
-            .get(id)
-            .s3.send(
-              new PutObjectCommand({ Bucket: reportBucket, Key: keys.manifest, Body: body, ContentType: "application/json" }),
-            ),
+          ctx.gateways.get(id).s3.send(
+            new PutObjectCommand({
+              Bucket: reportBucket,
+              Key: keys.manifest,
+              Body: body,
+              ContentType: "application/json",
+            }),
+          ),
         ),
       );
     }
@@ -108,9 +122,13 @@ async function mergeShard(
     shard.endpoints.map(async (endpointId) => {
       const state = (await ctx.store.get<ChildState>(paths.childState(ref, endpointId, shard.index)))?.value;
       const attempt = state?.attempt;
-      const bytes = attempt ? await ctx.store.getBytes(paths.childBitmap(ref, endpointId, shard.index, attempt)) : undefined;
+      const bytes = attempt
+        ? await ctx.store.getBytes(paths.childBitmap(ref, endpointId, shard.index, attempt))
+        : undefined;
       const part = (kind: "succeeded" | "failed") =>
-        attempt ? PartCursor.open(ctx.store, paths.childPart(ref, endpointId, shard.index, attempt, kind)) : PartCursor.empty();
+        attempt
+          ? PartCursor.open(ctx.store, paths.childPart(ref, endpointId, shard.index, attempt, kind))
+          : PartCursor.empty();
       return {
         endpointId,
         state,
@@ -131,7 +149,10 @@ async function mergeShard(
     if (limit <= shard.firstRow) return;
     const fields = manifestFields(job.request.Manifest);
     const stream = await readManifestRange(ctx, plan.manifest, shard.startByte, shard.endByte);
-    for await (const { line, index } of numberRows(readLines(stream, shard.startByte, MAX_LINE_BYTES), shard.firstRow)) {
+    for await (const { line, index } of numberRows(
+      readLines(stream, shard.startByte, MAX_LINE_BYTES),
+      shard.firstRow,
+    )) {
       if (index >= limit) break;
       const row = parseRow(line, index, fields);
       await emit(await rowResult(row, plan, children));
@@ -152,14 +173,19 @@ interface ChildView {
 }
 
 async function rowResult(row: TaskRow, plan: Plan, children: ChildView[]): Promise<ReportRow> {
-  const base = { bucket: row.bucket, key: row.rawKey, ...(row.versionId ? { versionId: row.versionId } : {}) };
+  const base = {
+    bucket: row.bucket,
+    key: row.rawKey,
+    ...(row.versionId ? { versionId: row.versionId } : {}),
+  };
   const ran: { endpointId: string; ok: boolean; http: number; code: string; message: string }[] = [];
   for (const c of children) {
     if (!c.bitmap?.has(row.index)) continue;
     const ok = await c.succeeded.take(row.index);
     const bad = ok ? undefined : await c.failed.take(row.index);
     const entry = ok ?? bad;
-    if (!entry) throw new RetryableError(`row ${row.index} is in ${c.endpointId}'s bitmap but in none of its parts`);
+    if (!entry)
+      throw new RetryableError(`row ${row.index} is in ${c.endpointId}'s bitmap but in none of its parts`);
     ran.push({ endpointId: c.endpointId, ok: Boolean(ok), ...entry });
   }
   if (ran.length === 0) {
@@ -169,12 +195,15 @@ async function rowResult(row: TaskRow, plan: Plan, children: ChildView[]): Promi
       status: "failed",
       http: 404,
       code: noBucket ? "NoSuchBucket" : "NoSuchKey",
-      message: noBucket ? "The specified bucket does not exist on any endpoint" : "The specified key does not exist on any endpoint",
+      message: noBucket
+        ? "The specified bucket does not exist on any endpoint"
+        : "The specified key does not exist on any endpoint",
     };
   }
   const failures = ran.filter((r) => !r.ok);
   const first = failures[0];
-  if (!first) return { ...base, status: "succeeded", http: 200, code: "", message: ran[0]?.message ?? "Successful" };
+  if (!first)
+    return { ...base, status: "succeeded", http: 200, code: "", message: ran[0]?.message ?? "Successful" };
   return {
     ...base,
     status: "failed",

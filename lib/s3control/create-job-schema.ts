@@ -10,23 +10,40 @@ const xmlInt = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
-const xmlBool = z.enum(["true", "false"], { message: "must be true or false" }).transform((v) => v === "true");
+const xmlBool = z
+  .enum(["true", "false"], { message: "must be true or false" })
+  .transform((v) => v === "true");
 
 /** An S3 Control list: `<X><member>…</member></X>`, or an empty element for an empty list. */
 const xmlList = <T extends z.ZodType>(item: T, max: number) =>
   z.preprocess(
-    (v) => (v === "" ? [] : v && typeof v === "object" && "member" in v ? (v as { member: unknown }).member : v),
+    (v) =>
+      v === "" ? [] : v && typeof v === "object" && "member" in v ? (v as { member: unknown }).member : v,
     z.array(item).max(max, `at most ${max} items`),
   );
 
-const s3Arn = z.string().min(1).max(2000).regex(/^arn:[^:]+:s3:.*$/, "must be an S3 ARN");
-const bucketArn = z.string().min(1).max(128).regex(/^arn:[^:]+:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket ARN");
-const accountId = z.string().max(64).regex(/^\d{12}$/, "must be a 12-digit account ID");
+const s3Arn = z
+  .string()
+  .min(1)
+  .max(2000)
+  .regex(/^arn:[^:]+:s3:.*$/, "must be an S3 ARN");
+const bucketArn = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^arn:[^:]+:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket ARN");
+const accountId = z
+  .string()
+  .max(64)
+  .regex(/^\d{12}$/, "must be a 12-digit account ID");
 
 const tagPattern = /^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$/u;
 export const jobTagSchema = z.object({
   Key: z.string().min(1).max(128).regex(tagPattern, "has characters a tag key cannot have"),
-  Value: z.preprocess((v) => v ?? "", z.string().max(256).regex(tagPattern, "has characters a tag value cannot have")),
+  Value: z.preprocess(
+    (v) => v ?? "",
+    z.string().max(256).regex(tagPattern, "has characters a tag value cannot have"),
+  ),
 });
 
 const s3TagSchema = z.object({
@@ -50,7 +67,10 @@ export const operationSchema = z
     S3PutObjectTagging: putTaggingSchema.optional(),
   })
   .strict()
-  .refine((op) => Object.values(op).filter((v) => v !== undefined).length === 1, "exactly one operation is required");
+  .refine(
+    (op) => Object.values(op).filter((v) => v !== undefined).length === 1,
+    "exactly one operation is required",
+  );
 
 const manifestFieldSchema = z.enum(["Ignore", "Bucket", "Key", "VersionId"]);
 
@@ -76,7 +96,7 @@ export const reportSchema = z
     ExpectedBucketOwner: accountId.optional(),
   })
   .refine((r) => !r.Enabled || (r.Bucket && r.Format), "an enabled report needs Bucket and Format")
-  .refine((r) => !r.Prefix || !r.Prefix.split("/").includes(".."), "Prefix must not contain '..' segments");
+  .refine((r) => !r.Prefix?.split("/").includes(".."), "Prefix must not contain '..' segments");
 
 export const createJobSchema = z.object({
   ConfirmationRequired: xmlBool.optional(),
@@ -86,7 +106,11 @@ export const createJobSchema = z.object({
   Manifest: manifestSchema,
   Description: z.string().min(1).max(256).optional(),
   Priority: xmlInt(0, 2147483647),
-  RoleArn: z.string().min(1).max(2048).regex(/^arn:[^:]+:iam::\d{12}:role\/.*$/, "must be an IAM role ARN"),
+  RoleArn: z
+    .string()
+    .min(1)
+    .max(2048)
+    .regex(/^arn:[^:]+:iam::\d{12}:role\/.*$/, "must be an IAM role ARN"),
   Tags: xmlList(jobTagSchema, 50).optional(),
 });
 

@@ -4,8 +4,11 @@ import type { JobRecord } from "../jobs/model.ts";
 export function jobDescriptor(job: JobRecord, region: string): Record<string, unknown> {
   const r = job.request;
   const active = job.phaseTimes.Active;
-  const activeEnd = job.terminationDate ?? job.phaseTimes.Completing ?? job.phaseTimes.Cancelling ?? job.phaseTimes.Failing;
-  const elapsed = active ? Math.max(0, Math.round((Date.parse(activeEnd ?? new Date().toISOString()) - Date.parse(active)) / 1000)) : 0;
+  const activeEnd =
+    job.terminationDate ?? job.phaseTimes.Completing ?? job.phaseTimes.Cancelling ?? job.phaseTimes.Failing;
+  const elapsed = active
+    ? Math.max(0, Math.round((Date.parse(activeEnd ?? new Date().toISOString()) - Date.parse(active)) / 1000))
+    : 0;
   return {
     JobId: job.jobId,
     ConfirmationRequired: r.ConfirmationRequired ?? false,

@@ -13,7 +13,11 @@ const parser = new XMLParser({
   isArray: (name) => name === "member",
 });
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: "@", suppressEmptyNode: false });
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  suppressEmptyNode: false,
+});
 
 /** Parses a request body whose root element must be `root` in the S3 Control namespace. */
 export function parseRequestXml(text: string, root: string): Record<string, unknown> {

@@ -66,7 +66,11 @@ export class JsonStore {
   }
 
   /** Writes unconditionally: for objects only one writer produces, whose content is deterministic. */
-  putBytes(key: string, body: Uint8Array | string, contentType = "application/octet-stream"): Promise<string> {
+  putBytes(
+    key: string,
+    body: Uint8Array | string,
+    contentType = "application/octet-stream",
+  ): Promise<string> {
     return this.put(key, body, {}, contentType);
   }
 

@@ -24,9 +24,11 @@ export function createLogger(
   level: Level = "info",
   sink: (line: string) => void = (l) => console.error(l),
 ): Logger {
-  const at = (lvl: Level) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (LEVELS[lvl] < LEVELS[level]) return;
-    sink(JSON.stringify({ t: new Date().toISOString(), level: lvl, component, msg, ...redact(fields) }));
-  };
+  const at =
+    (lvl: Level) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (LEVELS[lvl] < LEVELS[level]) return;
+      sink(JSON.stringify({ t: new Date().toISOString(), level: lvl, component, msg, ...redact(fields) }));
+    };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

@@ -56,7 +56,10 @@ async function main(): Promise<void> {
   if (embedded) startEmulators();
   if (!env.S3BATCH_QUEUE_URL_DISPATCH) {
     const region = env.AWS_REGION ?? "us-east-1";
-    const sqs = new SQSClient({ region, ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}) });
+    const sqs = new SQSClient({
+      region,
+      ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+    });
     const urls = await ensureQueues(sqs, env.S3BATCH_QUEUE_PREFIX ?? "s3batch");
     env.S3BATCH_QUEUE_URL_DISPATCH = urls.dispatch;
     env.S3BATCH_QUEUE_URL_CHILD = urls.child;

@@ -29,8 +29,7 @@ export interface LocalRuntimeOptions {
 }
 
 /** Children with a higher job priority run first within a received batch. */
-const byPriority = (messages: Message[]) =>
-  [...messages].sort((a, b) => priorityOf(b) - priorityOf(a));
+const byPriority = (messages: Message[]) => [...messages].sort((a, b) => priorityOf(b) - priorityOf(a));
 const priorityOf = (m: Message) => {
   try {
     return Number(JSON.parse(m.Body ?? "{}").priority ?? 0);

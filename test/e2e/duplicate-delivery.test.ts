@@ -1,6 +1,11 @@
 // SQS delivers at least once. Every pipeline message delivered twice (during the run, and
 // again after the job completed) must leave the job and its report exactly as one delivery does.
-import { GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { paths } from "../../lib/jobs/paths.ts";
@@ -9,7 +14,7 @@ import type { PipelineMessage } from "../../lib/queue/messages.ts";
 import { readText } from "../helpers/buckets.ts";
 import { ACCOUNT_ID } from "../helpers/clients.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
-import { type TestRuntime, startTestRuntime } from "../helpers/runtime.ts";
+import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
 import { seedScenario } from "../helpers/seed.ts";
 
 let t: TestRuntime;
@@ -82,7 +87,10 @@ async function queuesDrained(): Promise<void> {
 describe("duplicate delivery", () => {
   it("gives the same job and report when every message is delivered twice, during and after the run", async () => {
     // Prepare
-    const manifest = await seedScenario(t.gatewayA, t.gatewayB, { manifestBody: MANIFEST, storageClass: "STANDARD" });
+    const manifest = await seedScenario(t.gatewayA, t.gatewayB, {
+      manifestBody: MANIFEST,
+      storageClass: "STANDARD",
+    });
     for (const key of ["a1", "a2", "both1", SPACED_KEY]) await put(t.gatewayA, key);
     for (const key of ["b1", "b2", "b3", "both1"]) await put(t.gatewayB, key);
     const queue = t.runtime.ctx.queue;
@@ -106,7 +114,11 @@ describe("duplicate delivery", () => {
 
     // Assess: exactly one report row per task, in manifest order
     expect(job.Status).toBe("Complete");
-    expect(job.ProgressSummary).toMatchObject({ TotalNumberOfTasks: 9, NumberOfTasksSucceeded: 7, NumberOfTasksFailed: 2 });
+    expect(job.ProgressSummary).toMatchObject({
+      TotalNumberOfTasks: 9,
+      NumberOfTasksSucceeded: 7,
+      NumberOfTasksFailed: 2,
+    });
     const before = await reportSnapshot(jobId);
     const resultsKey = (s: string) => `a:JobReport/RestoreReports/job-${jobId}/results/${jobId}-${s}.csv`;
     expect(before[resultsKey("succeeded")]?.body.trim().split("\n")).toEqual(
@@ -114,10 +126,12 @@ describe("duplicate delivery", () => {
         (k) => `pool,${k},,succeeded,200,,Successful`,
       ),
     );
-    expect(before[resultsKey("failed")]?.body.trim().split("\n").map((l) => l.split(",").slice(0, 6).join(","))).toEqual([
-      "pool,missing1,,failed,404,NoSuchKey",
-      "pool,missing2,,failed,404,NoSuchKey",
-    ]);
+    expect(
+      before[resultsKey("failed")]?.body
+        .trim()
+        .split("\n")
+        .map((l) => l.split(",").slice(0, 6).join(",")),
+    ).toEqual(["pool,missing1,,failed,404,NoSuchKey", "pool,missing2,,failed,404,NoSuchKey"]);
     for (const s3 of [t.gatewayA, t.gatewayB]) {
       const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: "pool", Key: "both1" }));
       expect(tags.TagSet).toEqual(TagSet);

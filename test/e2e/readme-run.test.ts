@@ -29,7 +29,10 @@ function waitForLine(
 ): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     let seen = "";
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${seen}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${seen}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       seen += chunk.toString();
       const m = seen.match(pattern);
@@ -42,7 +45,8 @@ function waitForLine(
     p.stderr?.on("data", (c: Buffer) => {
       seen += c.toString();
     });
-    if (!ignoreExit) p.on("exit", (code) => reject(new Error(`npm start exited with ${code}; output:\n${seen}`)));
+    if (!ignoreExit)
+      p.on("exit", (code) => reject(new Error(`npm start exited with ${code}; output:\n${seen}`)));
   });
 }
 
@@ -58,7 +62,12 @@ async function portOpen(port: number): Promise<boolean> {
 describe("README run command", () => {
   it("npm start serves the API, completes a job, and stops its emulators on SIGTERM", async () => {
     // Prepare
-    proc = spawn("npm", ["start"], { cwd: root, env: cleanEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    proc = spawn("npm", ["start"], {
+      cwd: root,
+      env: cleanEnv(),
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const [, url] = await waitForLine(proc, /s3batch API listening on (http:\/\/\S+)/, 240_000);
     const gatewayA = gatewayClient(`http://127.0.0.1:${PORT_BASE + 1}`);
     const gatewayB = gatewayClient(`http://127.0.0.1:${PORT_BASE + 2}`);
@@ -78,7 +87,11 @@ describe("README run command", () => {
 
     // Assess
     expect(job.Status).toBe("Complete");
-    expect(job.ProgressSummary).toMatchObject({ TotalNumberOfTasks: 3, NumberOfTasksSucceeded: 2, NumberOfTasksFailed: 1 });
+    expect(job.ProgressSummary).toMatchObject({
+      TotalNumberOfTasks: 3,
+      NumberOfTasksSucceeded: 2,
+      NumberOfTasksFailed: 1,
+    });
     for (const port of [PORT_BASE, PORT_BASE + 1, PORT_BASE + 2]) expect(await portOpen(port)).toBe(false);
     for (const c of [gatewayA, gatewayB, control]) c.destroy();
   });

@@ -3,7 +3,7 @@ import { GetObjectTaggingCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listKeys, readText } from "../helpers/buckets.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
-import { type TestRuntime, startTestRuntime } from "../helpers/runtime.ts";
+import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
 import { seedScenario } from "../helpers/seed.ts";
 
 let t: TestRuntime;
@@ -37,7 +37,9 @@ describe("seed scenario", () => {
     // Act
     const jobId = await createJob(
       t.control,
-      createJobInput(manifest, { S3InitiateRestoreObject: { ExpirationInDays: 123, GlacierJobTier: "STANDARD" } }),
+      createJobInput(manifest, {
+        S3InitiateRestoreObject: { ExpirationInDays: 123, GlacierJobTier: "STANDARD" },
+      }),
     );
     const job = await waitForJob(t.control, jobId);
 
@@ -50,9 +52,15 @@ describe("seed scenario", () => {
     });
     const reports = await readReport(jobId);
     for (const report of reports) {
-      expect(report.manifest).toMatchObject({ Format: "Report_CSV_20180820", ReportSchema: expect.any(String) });
+      expect(report.manifest).toMatchObject({
+        Format: "Report_CSV_20180820",
+        ReportSchema: expect.any(String),
+      });
       expect(report.manifest.Results.map((r: { Bucket: string }) => r.Bucket)).toEqual(["pool2", "pool2"]);
-      expect(report.rows.succeeded).toEqual(["pool,obj1,,succeeded,200,,Successful", "pool,obj2,,succeeded,200,,Successful"]);
+      expect(report.rows.succeeded).toEqual([
+        "pool,obj1,,succeeded,200,,Successful",
+        "pool,obj2,,succeeded,200,,Successful",
+      ]);
       expect(report.rows.failed).toHaveLength(1);
       expect(report.rows.failed[0]).toMatch(/^pool,missing-obj,,failed,404,NoSuchKey,/);
     }
@@ -79,13 +87,20 @@ describe("seed scenario", () => {
 
     // Assess
     expect(job.Status).toBe("Complete");
-    expect(job.ProgressSummary).toMatchObject({ TotalNumberOfTasks: 3, NumberOfTasksSucceeded: 2, NumberOfTasksFailed: 1 });
+    expect(job.ProgressSummary).toMatchObject({
+      TotalNumberOfTasks: 3,
+      NumberOfTasksSucceeded: 2,
+      NumberOfTasksFailed: 1,
+    });
     const tagsA = await t.gatewayA.send(new GetObjectTaggingCommand({ Bucket: "pool", Key: "obj1" }));
     const tagsB = await t.gatewayB.send(new GetObjectTaggingCommand({ Bucket: "pool", Key: "obj2" }));
     expect(tagsA.TagSet).toEqual(TagSet);
     expect(tagsB.TagSet).toEqual(TagSet);
     for (const report of await readReport(jobId)) {
-      expect(report.rows.succeeded).toEqual(["pool,obj1,,succeeded,200,,Successful", "pool,obj2,,succeeded,200,,Successful"]);
+      expect(report.rows.succeeded).toEqual([
+        "pool,obj1,,succeeded,200,,Successful",
+        "pool,obj2,,succeeded,200,,Successful",
+      ]);
       expect(report.rows.failed[0]).toMatch(/^pool,missing-obj,,failed,404,NoSuchKey,/);
     }
   });

@@ -8,7 +8,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "../..");
 const out = join(root, ".serverless");
-type Resource = { Type: string; Properties: Record<string, any> };
+// biome-ignore lint/suspicious/noExplicitAny: a CloudFormation template is untyped JSON
+type Json = any;
+type Resource = { Type: string; Properties: Record<string, Json> };
 let resources: Record<string, Resource>;
 
 beforeAll(() => {
@@ -32,7 +34,8 @@ describe("serverless package", () => {
       expect(f.Runtime).toBe("nodejs22.x");
       expect(f.Handler).toMatch(/^functions\/(api|dispatch|child|poll|merge)\.handler$/);
     }
-    for (const name of ["api", "dispatch", "child", "poll", "merge"]) expect(existsSync(join(out, `${name}.zip`))).toBe(true);
+    for (const name of ["api", "dispatch", "child", "poll", "merge"])
+      expect(existsSync(join(out, `${name}.zip`))).toBe(true);
   });
 
   it("produces bundles that load and answer as Lambda handlers", async () => {
@@ -68,20 +71,24 @@ describe("serverless package", () => {
     expect(targets.join()).toMatch(/ChildQueue.*DispatchQueue.*MergeQueue.*PollQueue/);
     for (const name of ["Dispatch", "Child", "Poll", "Merge"]) {
       const queue = resources[`${name}Queue`];
-      expect(queue?.Properties.RedrivePolicy.deadLetterTargetArn).toEqual({ "Fn::GetAtt": [`${name}DLQ`, "Arn"] });
+      expect(queue?.Properties.RedrivePolicy.deadLetterTargetArn).toEqual({
+        "Fn::GetAtt": [`${name}DLQ`, "Arn"],
+      });
       expect(resources[`${name}DLQ`]?.Type).toBe("AWS::SQS::Queue");
     }
   });
 
   it("creates the internal bucket with a rule that aborts incomplete multipart uploads", () => {
     const rules = resources.InternalBucket?.Properties.LifecycleConfiguration.Rules;
-    expect(rules).toContainEqual(expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }));
+    expect(rules).toContainEqual(
+      expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+    );
   });
 
   it("grants only the internal bucket and the pipeline queues, never a wildcard resource", () => {
     const role = ofType("AWS::IAM::Role")[0]?.[1];
-    const statements = role?.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
-    const granted = statements.flatMap((s: any) => [s.Action].flat());
+    const statements = role?.Properties.Policies.flatMap((p: Json) => p.PolicyDocument.Statement);
+    const granted = statements.flatMap((s: Json) => [s.Action].flat());
     expect(granted).toEqual(expect.arrayContaining(["s3:GetObject", "s3:PutObject", "sqs:SendMessage"]));
     expect(granted).not.toContain("s3:*");
     for (const s of statements) expect([s.Resource].flat()).not.toContain("*");

@@ -14,7 +14,8 @@ export async function freshBucket(s3: S3Client, bucket: string): Promise<void> {
   try {
     for (;;) {
       const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
-      for (const o of page.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
+      for (const o of page.Contents ?? [])
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
       if (!page.IsTruncated) break;
     }
     await s3.send(new DeleteBucketCommand({ Bucket: bucket }));

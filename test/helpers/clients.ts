@@ -25,7 +25,9 @@ export function s3ControlClient(apiUrl: string, credentials = TEST_CREDENTIALS):
     region: "us-east-1",
     endpoint: `http://localhost:${port}`,
     credentials,
-    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, lookup: loopbackLookup }) }),
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new Agent({ keepAlive: true, lookup: loopbackLookup }),
+    }),
   });
 }
 

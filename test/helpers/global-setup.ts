@@ -29,7 +29,12 @@ export default async function setup(project: TestProject) {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   });
-  const vars = Object.fromEntries(out.trim().split("\n").map((l) => l.split("=", 2)));
+  const vars = Object.fromEntries(
+    out
+      .trim()
+      .split("\n")
+      .map((l) => l.split("=", 2)),
+  );
   project.provide("emulators", {
     control: vars.S3BATCH_CONTROL_URL,
     gatewayA: vars.S3BATCH_GATEWAY_A_URL,

@@ -1,8 +1,8 @@
 // Driving jobs through the S3 Control API as a user does, with @aws-sdk/client-s3-control.
 import { randomUUID } from "node:crypto";
 import {
-  type CreateJobCommandInput,
   CreateJobCommand,
+  type CreateJobCommandInput,
   DescribeJobCommand,
   type JobDescriptor,
   type S3ControlClient,

@@ -28,7 +28,10 @@ export async function startTestRuntime(extraEnv: Record<string, string> = {}): P
   const settings = loadSettings({
     AWS_ENDPOINT_URL: emulators.control,
     AWS_REGION: "us-east-1",
-    S3BATCH_ENDPOINTS: JSON.stringify([gateway("gateway-a", emulators.gatewayA), gateway("gateway-b", emulators.gatewayB)]),
+    S3BATCH_ENDPOINTS: JSON.stringify([
+      gateway("gateway-a", emulators.gatewayA),
+      gateway("gateway-b", emulators.gatewayB),
+    ]),
     S3BATCH_INTERNAL_BUCKET: `s3batch-internal-${id}`,
     S3BATCH_QUEUE_URL_DISPATCH: queues.dispatch,
     S3BATCH_QUEUE_URL_CHILD: queues.child,

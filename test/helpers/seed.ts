@@ -13,7 +13,10 @@ export const SEED_MANIFEST = "pool,obj1\npool,obj2\npool,missing-obj\n";
 export async function seedScenario(
   gatewayA: S3Client,
   gatewayB: S3Client,
-  { manifestBody = SEED_MANIFEST, storageClass = "GLACIER" }: { manifestBody?: string; storageClass?: "GLACIER" | "STANDARD" } = {},
+  {
+    manifestBody = SEED_MANIFEST,
+    storageClass = "GLACIER",
+  }: { manifestBody?: string; storageClass?: "GLACIER" | "STANDARD" } = {},
 ): Promise<{ arn: string; etag: string }> {
   for (const s3 of [gatewayA, gatewayB]) {
     await freshBucket(s3, "pool");

@@ -1,0 +1,103 @@
+// The API answers bad input with an S3 Control XML error and writes nothing. The store and queue
+// sit on mocked clients so the test can see that no write and no message happened.
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { createApp } from "../../lib/api/app.ts";
+import { PipelineQueue } from "../../lib/queue/sqs-queue.ts";
+import { JsonStore } from "../../lib/store/json-store.ts";
+import { createLogger } from "../../lib/util/logger.ts";
+
+const s3 = mockClient(S3Client);
+const sqs = mockClient(SQSClient);
+const app = createApp({
+  store: new JsonStore(new S3Client({ region: "us-east-1" }), "internal"),
+  queue: new PipelineQueue(new SQSClient({ region: "us-east-1" }), {
+    dispatch: "d",
+    child: "c",
+    poll: "p",
+    merge: "m",
+  }),
+  log: createLogger("test", "error", () => {}),
+  region: "us-east-1",
+});
+
+const NS = "http://awss3control.amazonaws.com/doc/2018-08-20/";
+const valid = (inner: Record<string, string> = {}) => {
+  const fields: Record<string, string> = {
+    Operation: "<S3InitiateRestoreObject><ExpirationInDays>1</ExpirationInDays></S3InitiateRestoreObject>",
+    Report: "<Enabled>false</Enabled>",
+    ClientRequestToken: "t-1",
+    Manifest:
+      "<Spec><Format>S3BatchOperations_CSV_20180820</Format><Fields><member>Bucket</member><member>Key</member></Fields></Spec><Location><ObjectArn>arn:aws:s3:::pool/m.csv</ObjectArn><ETag>abc</ETag></Location>",
+    Priority: "10",
+    RoleArn: "arn:aws:iam::123456789012:role/r",
+    ...inner,
+  };
+  return `<CreateJobRequest xmlns="${NS}">${Object.entries(fields)
+    .map(([k, v]) => `<${k}>${v}</${k}>`)
+    .join("")}</CreateJobRequest>`;
+};
+
+const post = (body: string, account = "123456789012") =>
+  app.request("/v20180820/jobs", { method: "POST", body, headers: { "x-amz-account-id": account } });
+
+beforeEach(() => {
+  s3.reset();
+  sqs.reset();
+});
+
+describe("CreateJob bad input", () => {
+  it.each([
+    ["broken XML", "<CreateJobRequest", "BadRequestException"],
+    ["wrong namespace", valid().replace(NS, "urn:other"), "BadRequestException"],
+    ["missing RoleArn", valid({ RoleArn: "" }), "InvalidRequestException"],
+    ["Priority out of range", valid({ Priority: "2147483648" }), "InvalidRequestException"],
+    ["Priority not a number", valid({ Priority: "high" }), "InvalidRequestException"],
+    ["Description over 256", valid({ Description: "d".repeat(257) }), "InvalidRequestException"],
+    ["unknown operation", valid({ Operation: "<S3DeleteEverything/>" }), "InvalidRequestException"],
+    [
+      "bad manifest ARN",
+      valid({
+        Manifest:
+          "<Spec><Format>S3BatchOperations_CSV_20180820</Format></Spec><Location><ObjectArn>pool/m.csv</ObjectArn><ETag>a</ETag></Location>",
+      }),
+      "InvalidRequestException",
+    ],
+    ["ConfirmationRequired not a boolean", valid({ ConfirmationRequired: "yes" }), "InvalidRequestException"],
+    [
+      "report prefix with ..",
+      valid({
+        Report:
+          "<Enabled>true</Enabled><Bucket>arn:aws:s3:::pool2</Bucket><Format>Report_CSV_20180820</Format><Prefix>a/../b</Prefix>",
+      }),
+      "InvalidRequestException",
+    ],
+    [
+      "51 tags",
+      valid({ Tags: "<member><Key>k</Key><Value>v</Value></member>".repeat(51) }),
+      "InvalidRequestException",
+    ],
+  ])("%s: 4xx XML error, nothing written", async (_name, body, code) => {
+    const res = await post(body);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(res.headers.get("content-type")).toContain("application/xml");
+    expect(await res.text()).toContain(`<Code>${code}</Code>`);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it("refuses a body over the limit with 413", async () => {
+    const res = await post(valid({ Description: "d".repeat(300 * 1024) }));
+    expect(res.status).toBe(413);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it("refuses a request without a 12-digit account ID", async () => {
+    const res = await post(valid(), "12345");
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("InvalidRequestException");
+  });
+});
