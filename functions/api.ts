@@ -4,7 +4,7 @@ import { createApp } from "../lib/api/app.ts";
 import type { Context } from "../lib/context.ts";
 import { fromEnv } from "../lib/lambda.ts";
 
-export const makeApiApp = (ctx: Context) => createApp({ ...ctx, region: ctx.settings.control.region });
+export const makeApiApp = (ctx: Context) => createApp(ctx);
 
 export const handler = fromEnv(
   "api",

@@ -1,9 +1,13 @@
 // Runtime settings read from the environment, each with a default and a bound.
+import { parseApiKeys } from "./api/keys.ts";
+import type { ApiKey } from "./api/sigv4.ts";
 import { type Endpoint, parseEndpoints } from "./endpoints/config.ts";
 import type { QueueUrls } from "./queue/sqs-queue.ts";
 
 export interface Settings {
   endpoints: Endpoint[];
+  /** Keys the API accepts, each bound to one account (S3BATCH_API_KEYS). */
+  apiKeys: ApiKey[];
   control: { endpoint?: string; region: string };
   internalBucket: string;
   queues: QueueUrls;
@@ -48,6 +52,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     throw new Error("S3BATCH_LOG_LEVEL is not a level");
   return {
     endpoints: parseEndpoints(required(env, "S3BATCH_ENDPOINTS"), env),
+    apiKeys: parseApiKeys(env.S3BATCH_API_KEYS, env),
     control: {
       ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",

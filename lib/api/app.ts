@@ -1,28 +1,54 @@
-// The S3 Control job API as a Hono app: REST-XML in, REST-XML out. Routes are thin: check the
-// caller, validate, one call into lib/jobs, map the result or error.
+// The S3 Control job API as a Hono app: REST-XML in, REST-XML out. Every request is SigV4-checked
+// and bound to the signing key's account; routes are thin: validate, one call into lib/jobs, map
+// the result or the error.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
 import type { Context as AppDeps } from "../context.ts";
 import { invalidRequest, notFound, S3ControlError } from "../errors.ts";
+import {
+  jobRequestStatus,
+  jobRequire,
+  jobSetPriority,
+  jobSetTags,
+  listJobs,
+  MAX_JOB_TAGS,
+} from "../jobs/admin.ts";
 import { createJob } from "../jobs/create-job.ts";
-import { jobGet } from "../jobs/store.ts";
-import { createJobSchema } from "../s3control/create-job-schema.ts";
-import { jobDescriptor } from "../s3control/describe-job.ts";
-import { buildErrorXml, buildResultXml, parseRequestXml } from "../s3control/xml.ts";
+import { JOB_STATUSES, type JobStatus } from "../jobs/model.ts";
+import { createJobSchema, jobTagSchema } from "../s3control/create-job-schema.ts";
+import { jobDescriptor, jobListDescriptor } from "../s3control/describe-job.ts";
+import { buildErrorXml, buildResultXml, parseRequestXml, xmlList } from "../s3control/xml.ts";
+import { verifySigV4 } from "./sigv4.ts";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 const JOB_ID = /^[a-zA-Z0-9\-_]{5,36}$/;
-const ACCOUNT_ID = /^\d{12}$/;
 
-type Env = { Variables: { requestId: string; accountId: string } };
-export type ApiDeps = Pick<AppDeps, "store" | "queue" | "log"> & { region: string };
+type Env = { Variables: { requestId: string; accountId: string; body: string } };
+export type ApiDeps = Pick<AppDeps, "store" | "queue" | "log" | "settings">;
 
 const xml = (body: string, status = 200) =>
   new Response(body, { status, headers: { "content-type": "application/xml" } });
 
-/** Builds the API app over the given job store and dispatch queue. */
+function firstIssue(error: z.ZodError, what: string): S3ControlError {
+  const issue = error.issues[0];
+  return invalidRequest(`${issue?.path.join(".") || what}: ${issue?.message ?? "invalid"}`.slice(0, 512));
+}
+
+function queryInt(value: string | undefined, name: string, min: number, max: number): number {
+  if (value === undefined || !/^\d{1,10}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw invalidRequest(`${name} must be an integer from ${min} to ${max}`);
+  }
+  return Number(value);
+}
+
+const tagsSchema = z.object({ Tags: xmlList(jobTagSchema, 1000).optional() });
+
+/** Builds the API app over the given job store and queues. */
 export function createApp(deps: ApiDeps): Hono<Env> {
   const app = new Hono<Env>();
+  const { region } = deps.settings.control;
+  const keys = new Map(deps.settings.apiKeys.map((k) => [k.accessKeyId, k]));
 
   app.use("*", async (c, next) => {
     const requestId = crypto.randomUUID();
@@ -44,33 +70,113 @@ export function createApp(deps: ApiDeps): Hono<Env> {
       },
     }),
     async (c, next) => {
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const key = await verifySigV4(
+        { method: c.req.method, url: new URL(c.req.url), headers: c.req.raw.headers, body },
+        { region, lookup: (id) => keys.get(id) },
+      );
       const accountId = c.req.header("x-amz-account-id") ?? "";
-      if (!ACCOUNT_ID.test(accountId)) throw invalidRequest("x-amz-account-id must be a 12-digit account ID");
+      if (accountId !== key.accountId) {
+        throw new S3ControlError(
+          "AccessDenied",
+          403,
+          "x-amz-account-id does not match the account of the signing key",
+        );
+      }
       c.set("accountId", accountId);
+      c.set("body", new TextDecoder().decode(body));
       await next();
     },
   );
 
+  const jobRef = (accountId: string, jobId: string) => {
+    if (!JOB_ID.test(jobId)) throw notFound(`The job ${jobId.slice(0, 64)} does not exist`);
+    return { accountId, jobId };
+  };
+
   app.post("/v20180820/jobs", async (c) => {
-    const fields = parseRequestXml(await c.req.text(), "CreateJobRequest");
-    const parsed = createJobSchema.safeParse(fields);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw invalidRequest(
-        `${issue?.path.join(".") || "request"}: ${issue?.message ?? "invalid"}`.slice(0, 512),
-      );
+    const fields = parseRequestXml(c.get("body"), "CreateJobRequest");
+    const tags = (fields.Tags as { member?: unknown[] } | undefined)?.member;
+    if (Array.isArray(tags) && tags.length > MAX_JOB_TAGS) {
+      throw new S3ControlError("TooManyTagsException", 400, `A job can have at most ${MAX_JOB_TAGS} tags`);
     }
+    const parsed = createJobSchema.safeParse(fields);
+    if (!parsed.success) throw firstIssue(parsed.error, "request");
     const jobId = await createJob(deps, c.get("accountId"), parsed.data);
     return xml(buildResultXml("CreateJobResult", { JobId: jobId }));
   });
 
+  app.get("/v20180820/jobs", async (c) => {
+    const statuses = c.req.queries("jobStatuses") ?? [];
+    for (const s of statuses)
+      if (!JOB_STATUSES.includes(s as JobStatus))
+        throw invalidRequest(`Unknown job status ${s.slice(0, 32)}`);
+    const maxRaw = c.req.query("maxResults");
+    const max = maxRaw === undefined ? 1000 : queryInt(maxRaw, "maxResults", 0, 1000) || 1000;
+    const token = c.req.query("nextToken");
+    if (token !== undefined && (token.length === 0 || token.length > 1024)) {
+      throw new S3ControlError("InvalidNextTokenException", 400, "The NextToken is not valid");
+    }
+    const page = await listJobs(deps, c.get("accountId"), statuses as JobStatus[], max, token);
+    return xml(
+      buildResultXml("ListJobsResult", {
+        NextToken: page.nextToken,
+        Jobs: page.jobs.map((j) => jobListDescriptor(j)),
+      }),
+    );
+  });
+
   app.get("/v20180820/jobs/:id", async (c) => {
-    const jobId = c.req.param("id");
-    const job = JOB_ID.test(jobId)
-      ? await jobGet(deps.store, { accountId: c.get("accountId"), jobId })
-      : undefined;
-    if (!job) throw notFound(`The job ${jobId.slice(0, 64)} does not exist`);
-    return xml(buildResultXml("DescribeJobResult", { Job: jobDescriptor(job.value, deps.region) }));
+    const job = await jobRequire(deps, jobRef(c.get("accountId"), c.req.param("id")));
+    return xml(buildResultXml("DescribeJobResult", { Job: jobDescriptor(job, region) }));
+  });
+
+  app.post("/v20180820/jobs/:id/priority", async (c) => {
+    const ref = jobRef(c.get("accountId"), c.req.param("id"));
+    const priority = queryInt(c.req.query("priority"), "priority", 0, 2147483647);
+    const job = await jobSetPriority(deps, ref, priority);
+    return xml(buildResultXml("UpdateJobPriorityResult", { JobId: job.jobId, Priority: job.priority }));
+  });
+
+  app.post("/v20180820/jobs/:id/status", async (c) => {
+    const ref = jobRef(c.get("accountId"), c.req.param("id"));
+    const requested = c.req.query("requestedJobStatus");
+    if (requested !== "Ready" && requested !== "Cancelled") {
+      throw invalidRequest("requestedJobStatus must be Ready or Cancelled");
+    }
+    const reason = c.req.query("statusUpdateReason");
+    if (reason !== undefined && (reason.length < 1 || reason.length > 256)) {
+      throw invalidRequest("statusUpdateReason must be 1 to 256 characters");
+    }
+    const job = await jobRequestStatus(deps, ref, requested, reason);
+    return xml(
+      buildResultXml("UpdateJobStatusResult", {
+        JobId: job.jobId,
+        Status: job.status,
+        StatusUpdateReason: job.statusUpdateReason,
+      }),
+    );
+  });
+
+  app.get("/v20180820/jobs/:id/tagging", async (c) => {
+    const job = await jobRequire(deps, jobRef(c.get("accountId"), c.req.param("id")));
+    return xml(buildResultXml("GetJobTaggingResult", { Tags: job.tags }));
+  });
+
+  app.put("/v20180820/jobs/:id/tagging", async (c) => {
+    const ref = jobRef(c.get("accountId"), c.req.param("id"));
+    await jobRequire(deps, ref);
+    const parsed = tagsSchema.safeParse(parseRequestXml(c.get("body"), "PutJobTaggingRequest"));
+    if (!parsed.success) throw firstIssue(parsed.error, "Tags");
+    await jobSetTags(deps, ref, parsed.data.Tags ?? []);
+    return xml(buildResultXml("PutJobTaggingResult", {}));
+  });
+
+  app.delete("/v20180820/jobs/:id/tagging", async (c) => {
+    const ref = jobRef(c.get("accountId"), c.req.param("id"));
+    await jobRequire(deps, ref);
+    await jobSetTags(deps, ref, []);
+    return xml(buildResultXml("DeleteJobTaggingResult", {}));
   });
 
   app.notFound((c) =>
@@ -81,6 +187,9 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     const requestId = c.get("requestId") ?? crypto.randomUUID();
     if (err instanceof S3ControlError)
       return xml(buildErrorXml(err.code, err.message, requestId), err.status);
+    if (err.name === "SlowDown" || err.name === "ThrottlingException") {
+      return xml(buildErrorXml("TooManyRequestsException", "Too many requests; retry later", requestId), 429);
+    }
     deps.log.error("request failed", { requestId, error: err.name, message: err.message });
     return xml(buildErrorXml("InternalServiceException", "An internal error occurred", requestId), 500);
   });

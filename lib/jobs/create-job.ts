@@ -4,6 +4,7 @@
 import type { Context } from "../context.ts";
 import { ConflictError, S3ControlError } from "../errors.ts";
 import type { CreateJobInput } from "../s3control/create-job-schema.ts";
+import { newJobId } from "./job-id.ts";
 import type { JobRecord } from "./model.ts";
 import { paths } from "./paths.ts";
 import { jobEvent, jobGet } from "./store.ts";
@@ -27,7 +28,7 @@ export async function createJob(
   const { ClientRequestToken, ...request } = input;
   const requestHash = await sha256Hex(JSON.stringify(request));
   const tokenKey = paths.token(accountId, ClientRequestToken);
-  let token: TokenRecord = { jobId: crypto.randomUUID(), requestHash };
+  let token: TokenRecord = { jobId: newJobId(), requestHash };
   try {
     await ctx.store.create(tokenKey, token);
   } catch (err) {
@@ -54,6 +55,7 @@ export async function createJob(
       status: "New",
       request,
       priority: request.Priority,
+      tags: request.Tags ?? [],
       createdAt: now,
       phaseTimes: { New: now },
       progress: { total: 0, succeeded: 0, failed: 0 },

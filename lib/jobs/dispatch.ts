@@ -9,6 +9,7 @@ import { type JobRef, paths } from "./paths.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import { jobGet } from "./store.ts";
 import {
+  JobStatusError,
   jobMarkActive,
   jobMarkFailed,
   jobMarkPreparing,
@@ -17,6 +18,16 @@ import {
 } from "./transitions.ts";
 
 export async function dispatchJob(ctx: Context, msg: DispatchMessage): Promise<void> {
+  try {
+    await prepare(ctx, msg);
+  } catch (err) {
+    // Cancelled (or otherwise moved) while being prepared: nothing is left to do.
+    if (!(err instanceof JobStatusError)) throw err;
+    ctx.log.info("dispatch found the job moved on", { jobId: msg.jobId, message: err.message });
+  }
+}
+
+async function prepare(ctx: Context, msg: DispatchMessage): Promise<void> {
   const { store } = ctx;
   const found = await jobGet(store, msg);
   if (!found) {
@@ -45,7 +56,11 @@ export async function dispatchJob(ctx: Context, msg: DispatchMessage): Promise<v
 }
 
 /** Marks the job Active and sends one child message per shard × endpoint, then the poll chain. */
-export async function startJob(ctx: Context, ref: JobRef, priority: number): Promise<void> {
+export async function startJob(
+  ctx: Pick<Context, "store" | "queue" | "settings">,
+  ref: JobRef,
+  priority: number,
+): Promise<void> {
   await jobMarkActive(ctx.store, ref);
   const plan = (await ctx.store.get<Plan>(paths.plan(ref)))?.value;
   if (!plan) throw new Error(`job ${ref.jobId} is Active without a plan`);

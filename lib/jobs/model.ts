@@ -39,6 +39,8 @@ export interface JobRecord {
   /** The validated CreateJob request in AWS's field names (ClientRequestToken excluded). */
   request: Omit<CreateJobInput, "ClientRequestToken">;
   priority: number;
+  /** The job's tags: CreateJob's Tags, then whatever Put/DeleteJobTagging set. */
+  tags: { Key: string; Value: string }[];
   createdAt: string;
   /** When the job first entered each status: the operator's "what happened when". */
   phaseTimes: Partial<Record<JobStatus, string>>;

@@ -1,6 +1,7 @@
 // The CreateJob request as the S3 Control model defines it, with AWS's bounds. Input is the
 // object fast-xml-parser makes of the body: every leaf a string, lists as {member: [...]}.
 import { z } from "zod";
+import { xmlList } from "./xml.ts";
 
 const xmlInt = (min: number, max: number) =>
   z
@@ -13,14 +14,6 @@ const xmlInt = (min: number, max: number) =>
 const xmlBool = z
   .enum(["true", "false"], { message: "must be true or false" })
   .transform((v) => v === "true");
-
-/** An S3 Control list: `<X><member>…</member></X>`, or an empty element for an empty list. */
-const xmlList = <T extends z.ZodType>(item: T, max: number) =>
-  z.preprocess(
-    (v) =>
-      v === "" ? [] : v && typeof v === "object" && "member" in v ? (v as { member: unknown }).member : v,
-    z.array(item).max(max, `at most ${max} items`),
-  );
 
 const s3Arn = z
   .string()

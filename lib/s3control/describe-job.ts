@@ -1,14 +1,39 @@
-// The JobDescriptor that DescribeJob returns, made from a job record.
+// The JobDescriptor of DescribeJob and the JobListDescriptor of ListJobs, made from a job record.
 import type { JobRecord } from "../jobs/model.ts";
+
+function progressSummary(job: JobRecord) {
+  const active = job.phaseTimes.Active;
+  const activeEnd =
+    job.phaseTimes.Completing ?? job.phaseTimes.Cancelling ?? job.phaseTimes.Failing ?? job.terminationDate;
+  const end = activeEnd ? Date.parse(activeEnd) : Date.now();
+  return {
+    TotalNumberOfTasks: job.progress.total,
+    NumberOfTasksSucceeded: job.progress.succeeded,
+    NumberOfTasksFailed: job.progress.failed,
+    Timers: {
+      ElapsedTimeInActiveSeconds: active ? Math.max(0, Math.round((end - Date.parse(active)) / 1000)) : 0,
+    },
+  };
+}
+
+const operationName = (job: JobRecord) =>
+  Object.entries(job.request.Operation).find(([, v]) => v !== undefined)?.[0];
+
+export function jobListDescriptor(job: JobRecord): Record<string, unknown> {
+  return {
+    JobId: job.jobId,
+    Description: job.request.Description,
+    Operation: operationName(job),
+    Priority: job.priority,
+    Status: job.status,
+    CreationTime: job.createdAt,
+    TerminationDate: job.terminationDate,
+    ProgressSummary: progressSummary(job),
+  };
+}
 
 export function jobDescriptor(job: JobRecord, region: string): Record<string, unknown> {
   const r = job.request;
-  const active = job.phaseTimes.Active;
-  const activeEnd =
-    job.terminationDate ?? job.phaseTimes.Completing ?? job.phaseTimes.Cancelling ?? job.phaseTimes.Failing;
-  const elapsed = active
-    ? Math.max(0, Math.round((Date.parse(activeEnd ?? new Date().toISOString()) - Date.parse(active)) / 1000))
-    : 0;
   return {
     JobId: job.jobId,
     ConfirmationRequired: r.ConfirmationRequired ?? false,
@@ -18,12 +43,7 @@ export function jobDescriptor(job: JobRecord, region: string): Record<string, un
     Manifest: r.Manifest,
     Operation: r.Operation,
     Priority: job.priority,
-    ProgressSummary: {
-      TotalNumberOfTasks: job.progress.total,
-      NumberOfTasksSucceeded: job.progress.succeeded,
-      NumberOfTasksFailed: job.progress.failed,
-      Timers: { ElapsedTimeInActiveSeconds: elapsed },
-    },
+    ProgressSummary: progressSummary(job),
     StatusUpdateReason: job.statusUpdateReason,
     FailureReasons: job.failureReasons.length > 0 ? job.failureReasons : undefined,
     Report: r.Report,
@@ -31,6 +51,6 @@ export function jobDescriptor(job: JobRecord, region: string): Record<string, un
     TerminationDate: job.terminationDate,
     RoleArn: r.RoleArn,
     SuspendedDate: job.phaseTimes.Suspended,
-    SuspendedCause: job.phaseTimes.Suspended ? "Confirmation required" : undefined,
+    SuspendedCause: job.phaseTimes.Suspended ? "ConfirmationRequired" : undefined,
   };
 }

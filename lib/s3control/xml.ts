@@ -1,5 +1,6 @@
 // S3 Control REST-XML: parsing request bodies and writing result and error bodies.
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
+import { z } from "zod";
 import { badRequest } from "../errors.ts";
 
 export const S3CONTROL_NS = "http://awss3control.amazonaws.com/doc/2018-08-20/";
@@ -56,3 +57,11 @@ export function buildErrorXml(code: string, message: string, requestId: string):
     ErrorResponse: { Error: { Code: code, Message: message }, RequestId: requestId, HostId: "" },
   })}`;
 }
+
+/** An S3 Control list: `<X><member>…</member></X>`, or an empty element for an empty list. */
+export const xmlList = <T extends z.ZodType>(item: T, max: number) =>
+  z.preprocess(
+    (v) =>
+      v === "" ? [] : v && typeof v === "object" && "member" in v ? (v as { member: unknown }).member : v,
+    z.array(item).max(max, `at most ${max} items`),
+  );

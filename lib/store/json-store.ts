@@ -86,6 +86,27 @@ export class JsonStore {
     } while (token);
   }
 
+  /** One page of the "folders" directly under a prefix, in key order, after `startAfter`. */
+  async listFolders(
+    prefix: string,
+    startAfter: string | undefined,
+    max: number,
+  ): Promise<{ names: string[]; more: boolean }> {
+    const out = await this.s3.send(
+      new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: prefix,
+        Delimiter: "/",
+        MaxKeys: max,
+        ...(startAfter ? { StartAfter: `${prefix}${startAfter}/~` } : {}),
+      }),
+    );
+    const names = (out.CommonPrefixes ?? [])
+      .map((p) => (p.Prefix ?? "").slice(prefix.length, -1))
+      .filter(Boolean);
+    return { names, more: Boolean(out.IsTruncated) };
+  }
+
   private async put(
     key: string,
     body: Uint8Array | string,

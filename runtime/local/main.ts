@@ -67,6 +67,15 @@ async function main(): Promise<void> {
     env.S3BATCH_QUEUE_URL_MERGE = urls.merge;
     sqs.destroy();
   }
+  if (embedded && !env.S3BATCH_API_KEYS) {
+    // The embedded setup accepts the LocalStack-style key test/test for account 123456789012.
+    env.S3BATCH_API_KEYS = JSON.stringify([
+      { accessKeyId: "test", secretAccessKey: "test", accountId: "123456789012" },
+    ]);
+    console.log(
+      "API key: access key id test, secret test, account 123456789012 (set S3BATCH_API_KEYS to change)",
+    );
+  }
   const settings = loadSettings(env);
   const runtime = await startLocalRuntime({
     settings,

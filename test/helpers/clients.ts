@@ -9,6 +9,9 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 
 export const ACCOUNT_ID = "123456789012";
 export const TEST_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+/** A second account's key, for isolation tests. */
+export const OTHER_ACCOUNT_ID = "210987654321";
+export const OTHER_CREDENTIALS = { accessKeyId: "AKIDOTHERACCOUNT", secretAccessKey: "other-account-secret" };
 
 const loopbackLookup: LookupFunction = (hostname, options, callback) => {
   if (hostname === "localhost" || hostname.endsWith(".localhost")) {

@@ -6,7 +6,14 @@ import { inject } from "vitest";
 import { loadSettings } from "../../lib/settings.ts";
 import { ensureQueues } from "../../runtime/local/resources.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../runtime/local/runtime.ts";
-import { gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "./clients.ts";
+import {
+  ACCOUNT_ID,
+  gatewayClient,
+  OTHER_ACCOUNT_ID,
+  OTHER_CREDENTIALS,
+  s3ControlClient,
+  TEST_CREDENTIALS,
+} from "./clients.ts";
 
 export interface TestRuntime {
   runtime: LocalRuntime;
@@ -39,6 +46,10 @@ export async function startTestRuntime(extraEnv: Record<string, string> = {}): P
     S3BATCH_QUEUE_URL_MERGE: queues.merge,
     S3BATCH_POLL_DELAY_SECONDS: "1",
     S3BATCH_LOG_LEVEL: "warn",
+    S3BATCH_API_KEYS: JSON.stringify([
+      { ...TEST_CREDENTIALS, accountId: ACCOUNT_ID },
+      { ...OTHER_CREDENTIALS, accountId: OTHER_ACCOUNT_ID },
+    ]),
     ...extraEnv,
   });
   const runtime = await startLocalRuntime({ settings, port: 0 });

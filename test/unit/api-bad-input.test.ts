@@ -6,8 +6,10 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../../lib/api/app.ts";
 import { PipelineQueue } from "../../lib/queue/sqs-queue.ts";
+import type { Settings } from "../../lib/settings.ts";
 import { JsonStore } from "../../lib/store/json-store.ts";
 import { createLogger } from "../../lib/util/logger.ts";
+import { signedRequest } from "../helpers/signing.ts";
 
 const s3 = mockClient(S3Client);
 const sqs = mockClient(SQSClient);
@@ -20,7 +22,10 @@ const app = createApp({
     merge: "m",
   }),
   log: createLogger("test", "error", () => {}),
-  region: "us-east-1",
+  settings: {
+    control: { region: "us-east-1" },
+    apiKeys: [{ accessKeyId: "AKTEST", secretAccessKey: "secret", accountId: "123456789012" }],
+  } as Settings,
 });
 
 const NS = "http://awss3control.amazonaws.com/doc/2018-08-20/";
@@ -40,8 +45,15 @@ const valid = (inner: Record<string, string> = {}) => {
     .join("")}</CreateJobRequest>`;
 };
 
-const post = (body: string, account = "123456789012") =>
-  app.request("/v20180820/jobs", { method: "POST", body, headers: { "x-amz-account-id": account } });
+const post = async (body: string, accountId = "123456789012") =>
+  app.request(
+    await signedRequest("http://localhost", "/v20180820/jobs", {
+      method: "POST",
+      body,
+      accountId,
+      credentials: { accessKeyId: "AKTEST", secretAccessKey: "secret" },
+    }),
+  );
 
 beforeEach(() => {
   s3.reset();
@@ -77,7 +89,7 @@ describe("CreateJob bad input", () => {
     [
       "51 tags",
       valid({ Tags: "<member><Key>k</Key><Value>v</Value></member>".repeat(51) }),
-      "InvalidRequestException",
+      "TooManyTagsException",
     ],
   ])("%s: 4xx XML error, nothing written", async (_name, body, code) => {
     const res = await post(body);
@@ -95,9 +107,9 @@ describe("CreateJob bad input", () => {
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 
-  it("refuses a request without a 12-digit account ID", async () => {
-    const res = await post(valid(), "12345");
-    expect(res.status).toBe(400);
-    expect(await res.text()).toContain("InvalidRequestException");
+  it("refuses a request whose x-amz-account-id is not the signing key's account", async () => {
+    const res = await post(valid(), "210987654321");
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("<Code>AccessDenied</Code>");
   });
 });

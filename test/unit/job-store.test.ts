@@ -20,6 +20,7 @@ const job = (status: JobRecord["status"]): JobRecord =>
     status,
     request: {} as JobRecord["request"],
     priority: 1,
+    tags: [],
     createdAt: "2026-01-01T00:00:00.000Z",
     phaseTimes: {},
     progress: { total: 0, succeeded: 0, failed: 0 },

@@ -1,0 +1,41 @@
+// API access keys: each maps to one account ID. A JSON or YAML list, secrets inline or named by
+// environment variable. No keys configured means every request is refused.
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import type { ApiKey } from "./sigv4.ts";
+
+const keySchema = z.union([
+  z.object({
+    accessKeyId: z.string().min(1).max(128),
+    secretAccessKey: z.string().min(1).max(256),
+    accountId: z.string().regex(/^\d{12}$/),
+  }),
+  z.object({
+    accessKeyId: z.string().min(1).max(128),
+    secretAccessKeyEnv: z.string().min(1).max(256),
+    accountId: z.string().regex(/^\d{12}$/),
+  }),
+]);
+
+/** Parses S3BATCH_API_KEYS; errors name fields, never values. */
+export function parseApiKeys(text: string | undefined, env: Record<string, string | undefined>): ApiKey[] {
+  if (!text) return [];
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch {
+    throw new Error("S3BATCH_API_KEYS is neither JSON nor YAML");
+  }
+  const parsed = z.array(keySchema).max(10_000).safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(
+      `invalid S3BATCH_API_KEYS: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  return parsed.data.map((k) => {
+    if ("secretAccessKey" in k) return k;
+    const secret = env[k.secretAccessKeyEnv];
+    if (!secret) throw new Error(`invalid S3BATCH_API_KEYS: ${k.secretAccessKeyEnv} is not set`);
+    return { accessKeyId: k.accessKeyId, secretAccessKey: secret, accountId: k.accountId };
+  });
+}
