@@ -60,6 +60,7 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
       succeeded: 0,
       failed: 0,
       found: 0,
+      missing: 0,
       updatedAt: new Date().toISOString(),
     };
     try {
@@ -122,7 +123,15 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
     const op = operationFor(job.value.request.Operation);
     const fields = manifestFields(job.value.request.Manifest);
     const shardEnd = shard.firstRow + shard.rowCount;
-    const counts: Counts = { succeeded: state.succeeded, failed: state.failed, found: state.found };
+    const counts: Counts = {
+      succeeded: state.succeeded,
+      failed: state.failed,
+      found: state.found,
+      missing: state.missing ?? 0,
+    };
+    const routing = plan.value.routing;
+    const soleHolder = (bucket: string) =>
+      routing[bucket]?.length === 1 && routing[bucket][0] === ref.endpointId;
     const stream = await readManifestRange(ctx, plan.value.manifest, shard.startByte, shard.endByte);
     const rows = async function* () {
       for await (const { line, index } of numberRows(
@@ -150,6 +159,9 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
           counts.failed++;
           parts.failed += csvLine([row.index, outcome.http, outcome.code, outcome.message]);
         }
+      } else if (soleHolder(row.bucket)) {
+        // Its bucket lives only here, so the task has certainly failed (404): progress counts it now.
+        counts.missing++;
       }
       if (++sinceCheckpoint >= ctx.settings.checkpointRows && row.index + 1 < shardEnd) {
         sinceCheckpoint = 0;
@@ -170,4 +182,5 @@ interface Counts {
   succeeded: number;
   failed: number;
   found: number;
+  missing: number;
 }

@@ -17,6 +17,8 @@ export interface ChildState {
   succeeded: number;
   failed: number;
   found: number;
+  /** Rows absent from this endpoint whose bucket no other endpoint holds: certain 404 failures. */
+  missing: number;
   /**
    * The delivery attempt whose bitmap and parts hold the results of the rows before nextRow.
    * Each delivery writes under its own attempt and commits by the conditional state write, so

@@ -29,7 +29,7 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
   );
   const states = await Promise.all(expected.map(async (key) => (await store.get<ChildState>(key))?.value));
   const succeeded = sum(states, (s) => s.succeeded);
-  const failed = sum(states, (s) => s.failed);
+  const failed = sum(states, (s) => s.failed + (s.missing ?? 0));
   const total = plan.value.totalRows;
   const progress = {
     total,

@@ -50,7 +50,8 @@ export async function startLocalRuntime(o: LocalRuntimeOptions): Promise<LocalRu
   };
   const shape: Record<QueueName, { batchSize: number; workers: number }> = {
     dispatch: { batchSize: 1, workers: 2 },
-    child: { batchSize: 10, workers: o.childWorkers ?? 4 },
+    // As in serverless.yml: one child per invocation, so `workers` is the child concurrency.
+    child: { batchSize: 1, workers: o.childWorkers ?? 4 },
     poll: { batchSize: 10, workers: 1 },
     merge: { batchSize: 1, workers: 2 },
   };

@@ -23,7 +23,10 @@ export interface TestRuntime {
   stop(): Promise<void>;
 }
 
-export async function startTestRuntime(extraEnv: Record<string, string> = {}): Promise<TestRuntime> {
+export async function startTestRuntime(
+  extraEnv: Record<string, string> = {},
+  { childWorkers }: { childWorkers?: number } = {},
+): Promise<TestRuntime> {
   const emulators = inject("emulators");
   const id = randomUUID().slice(0, 8);
   process.env.AWS_ACCESS_KEY_ID ??= TEST_CREDENTIALS.accessKeyId;
@@ -52,7 +55,7 @@ export async function startTestRuntime(extraEnv: Record<string, string> = {}): P
     ]),
     ...extraEnv,
   });
-  const runtime = await startLocalRuntime({ settings, port: 0 });
+  const runtime = await startLocalRuntime({ settings, port: 0, ...(childWorkers ? { childWorkers } : {}) });
   const control = s3ControlClient(runtime.url);
   const gatewayA = gatewayClient(emulators.gatewayA);
   const gatewayB = gatewayClient(emulators.gatewayB);
