@@ -75,7 +75,8 @@ export function createApp(deps: ApiDeps): Hono<Env> {
         { method: c.req.method, url: new URL(c.req.url), headers: c.req.raw.headers, body },
         { region, lookup: (id) => keys.get(id) },
       );
-      const accountId = c.req.header("x-amz-account-id") ?? "";
+      // A presigner hoists x-amz-* headers into the (signed) query string.
+      const accountId = c.req.header("x-amz-account-id") ?? c.req.query("x-amz-account-id") ?? "";
       if (accountId !== key.accountId) {
         throw new S3ControlError(
           "AccessDenied",

@@ -131,10 +131,12 @@ function parseRequest(req: SignedRequest): Parsed {
       throw denied("AuthorizationQueryParametersError", "X-Amz-Expires must be between 1 and 604800 seconds");
     }
     const signedHeaders = (q.get("X-Amz-SignedHeaders") ?? "").split(";");
-    // A presigned URL signs no payload unless it names x-amz-content-sha256 among its headers.
-    const payloadHash = signedHeaders.includes("x-amz-content-sha256")
-      ? (req.headers.get("x-amz-content-sha256") ?? "")
-      : "UNSIGNED-PAYLOAD";
+    // The payload hash of a presigned URL is the signed x-amz-content-sha256 (as a header or,
+    // hoisted by the signer, in the query); without one, UNSIGNED-PAYLOAD or the body's hash.
+    const payloadHash =
+      (signedHeaders.includes("x-amz-content-sha256") ? req.headers.get("x-amz-content-sha256") : null) ??
+      q.get("x-amz-content-sha256") ??
+      "";
     return {
       ...parseCredential(q.get("X-Amz-Credential") ?? ""),
       signedHeaders,
@@ -189,12 +191,17 @@ export async function verifySigV4(req: SignedRequest, o: VerifyOptions): Promise
   }
 
   const actualHash = await sha256Hex(req.body);
-  if (p.payloadHash === "UNSIGNED-PAYLOAD") {
-    if (req.body.length > 0 && actualHash !== EMPTY_SHA256) {
+  let payloadHashes: string[];
+  if (p.payloadHash === "") {
+    payloadHashes = actualHash === EMPTY_SHA256 ? ["UNSIGNED-PAYLOAD", actualHash] : [actualHash];
+  } else if (p.payloadHash === "UNSIGNED-PAYLOAD") {
+    if (actualHash !== EMPTY_SHA256)
       throw denied("XAmzContentSHA256Mismatch", "A request with a body must sign its SHA-256");
-    }
+    payloadHashes = [p.payloadHash];
   } else if (p.payloadHash !== actualHash) {
     throw denied("XAmzContentSHA256Mismatch", "The body's SHA-256 does not match x-amz-content-sha256");
+  } else {
+    payloadHashes = [p.payloadHash];
   }
 
   const key = o.lookup(p.accessKeyId);

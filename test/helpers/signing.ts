@@ -16,16 +16,19 @@ export interface SignOptions {
   presign?: { expiresIn: number };
 }
 
-/** Returns a signed Request for `base` + `path`; `base` is the API's URL, whose port is kept. */
+/**
+ * Returns a signed Request for `base` + `path`, signed for the host `fetch` will send (the base
+ * URL's), with the account in x-amz-account-id.
+ */
 export async function signedRequest(base: string, path: string, o: SignOptions = {}): Promise<Request> {
   const url = new URL(base);
   const body = o.body ?? "";
   const accountId = o.accountId ?? ACCOUNT_ID;
-  const host = `${accountId}.localhost${url.port ? `:${url.port}` : ""}`;
+  const host = url.host;
   const request = new HttpRequest({
     method: o.method ?? "GET",
     protocol: url.protocol,
-    hostname: `${accountId}.localhost`,
+    hostname: url.hostname,
     ...(url.port ? { port: Number(url.port) } : {}),
     path,
     query: o.query ?? {},
