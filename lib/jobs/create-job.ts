@@ -12,6 +12,8 @@ import { jobEvent, jobGet } from "./store.ts";
 interface TokenRecord {
   jobId: string;
   requestHash: string;
+  /** The instant in the job ID: CreationTime, so ListJobs' order and CreationTime agree. */
+  createdAt: string;
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -28,7 +30,8 @@ export async function createJob(
   const { ClientRequestToken, ...request } = input;
   const requestHash = await sha256Hex(JSON.stringify(request));
   const tokenKey = paths.token(accountId, ClientRequestToken);
-  let token: TokenRecord = { jobId: newJobId(), requestHash };
+  const now = Date.now();
+  let token: TokenRecord = { jobId: newJobId(now), requestHash, createdAt: new Date(now).toISOString() };
   try {
     await ctx.store.create(tokenKey, token);
   } catch (err) {
@@ -47,7 +50,6 @@ export async function createJob(
   const ref = { accountId, jobId: token.jobId };
   let job = (await jobGet(ctx.store, ref))?.value;
   if (!job) {
-    const now = new Date().toISOString();
     const record: JobRecord = {
       schema: 1,
       accountId,
@@ -56,8 +58,8 @@ export async function createJob(
       request,
       priority: request.Priority,
       tags: request.Tags ?? [],
-      createdAt: now,
-      phaseTimes: { New: now },
+      createdAt: token.createdAt,
+      phaseTimes: { New: token.createdAt },
       progress: { total: 0, succeeded: 0, failed: 0 },
       failureReasons: [],
     };

@@ -49,7 +49,7 @@ export async function startLocalRuntime(o: LocalRuntimeOptions): Promise<LocalRu
     merge: makeMergeHandler(ctx),
   };
   const shape: Record<QueueName, { batchSize: number; workers: number }> = {
-    dispatch: { batchSize: 1, workers: 2 },
+    dispatch: { batchSize: 1, workers: 4 },
     // As in serverless.yml: one child per invocation, so `workers` is the child concurrency.
     child: { batchSize: 1, workers: o.childWorkers ?? 4 },
     poll: { batchSize: 10, workers: 1 },

@@ -11,7 +11,7 @@ import { ACCOUNT_ID } from "./clients.ts";
 
 export const ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/batch-operations`;
 
-type JobOverrides = Partial<Omit<CreateJobCommandInput, "AccountId">>;
+type JobOverrides = Partial<CreateJobCommandInput>;
 
 export function createJobInput(
   manifest: { arn: string; etag: string },
