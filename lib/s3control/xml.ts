@@ -22,6 +22,11 @@ const builder = new XMLBuilder({
 
 /** Parses a request body whose root element must be `root` in the S3 Control namespace. */
 export function parseRequestXml(text: string, root: string): Record<string, unknown> {
+  // No DOCTYPE (so no entity expansion or external entities), and only XML's predefined entities.
+  if (/<!DOCTYPE/i.test(text)) throw badRequest("The XML you provided must not have a DOCTYPE");
+  if (/&(?!(amp|lt|gt|quot|apos|#\d{1,7}|#x[0-9a-fA-F]{1,6});)/.test(text)) {
+    throw badRequest("The XML you provided was not well-formed: undefined entity");
+  }
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw badRequest(`The XML you provided was not well-formed: ${valid.err.msg}`);
   const doc = parser.parse(text) as Record<string, unknown>;
