@@ -15,6 +15,7 @@ import { ConflictError } from "../errors.ts";
 import { paths } from "../jobs/paths.ts";
 import type { Plan } from "../jobs/plan.ts";
 import { MAX_LINE_BYTES } from "../jobs/plan.ts";
+import { requeueChild, shouldStepAside } from "../jobs/priority.ts";
 import { jobGet } from "../jobs/store.ts";
 import { csvLine } from "../manifest/csv.ts";
 import { readLines } from "../manifest/lines.ts";
@@ -50,6 +51,10 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
   let current = await store.get<ChildState>(stateKey);
   if (childSettled(current?.value)) return;
   if (!current) {
+    if (await shouldStepAside(ctx, msg, job.value.priority)) {
+      await requeueChild(ctx, msg);
+      return;
+    }
     const initial: ChildState = {
       schema: 1,
       jobId: ref.jobId,
@@ -61,6 +66,7 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
       failed: 0,
       found: 0,
       missing: 0,
+      startedAt: new Date().toISOString(),
       updatedAt: new Date().toISOString(),
     };
     try {

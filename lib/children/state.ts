@@ -25,6 +25,7 @@ export interface ChildState {
    * two concurrent deliveries never mix their outputs.
    */
   attempt?: string;
+  startedAt: string;
   updatedAt: string;
 }
 

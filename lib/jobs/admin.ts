@@ -5,6 +5,7 @@ import { S3ControlError } from "../errors.ts";
 import { startJob } from "./dispatch.ts";
 import type { JobRecord, JobStatus } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
+import { pendingReprioritize } from "./priority.ts";
 import { jobEvent, jobGet, jobUpdate } from "./store.ts";
 import {
   JobStatusError,

@@ -7,6 +7,7 @@ import type { DispatchMessage } from "../queue/messages.ts";
 import type { JobRecord } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
 import { buildPlan, type Plan } from "./plan.ts";
+import { pendingMark } from "./priority.ts";
 import { jobGet } from "./store.ts";
 import {
   JobStatusError,
@@ -62,6 +63,7 @@ export async function startJob(
   priority: number,
 ): Promise<void> {
   await jobMarkActive(ctx.store, ref);
+  await pendingMark(ctx, ref, priority);
   const plan = (await ctx.store.get<Plan>(paths.plan(ref)))?.value;
   if (!plan) throw new Error(`job ${ref.jobId} is Active without a plan`);
   const base = { v: 1 as const, accountId: ref.accountId, jobId: ref.jobId };

@@ -21,6 +21,10 @@ export const paths = {
     `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${attempt}/valid.bitmap`,
   childPart: (r: JobRef, endpointId: string, shard: number, attempt: string, kind: "succeeded" | "failed") =>
     `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${attempt}/${kind}.csv`,
+  /** Markers of jobs whose children have not all started, highest priority first in key order. */
+  pending: (accountId: string) => `pending/${accountId}/`,
+  pendingMarker: (r: JobRef, priority: number) =>
+    `pending/${r.accountId}/${String(2_147_483_647 - priority).padStart(10, "0")}-${r.jobId}`,
   token: (accountId: string, token: string) => `tokens/${accountId}/${encodeURIComponent(token)}`,
 };
 

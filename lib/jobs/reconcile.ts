@@ -8,6 +8,7 @@ import type { PollMessage } from "../queue/messages.ts";
 import type { JobRecord } from "./model.ts";
 import { paths } from "./paths.ts";
 import type { Plan } from "./plan.ts";
+import { pendingClear } from "./priority.ts";
 import { jobGet, jobUpdate } from "./store.ts";
 import { jobMarkCompleting, jobMarkFailing } from "./transitions.ts";
 
@@ -37,6 +38,9 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
     failed: Math.min(failed, total - Math.min(succeeded, total)),
   };
   const settled = states.every(childSettled);
+  // Every child has started (or the job stopped running): it no longer holds back lower priorities.
+  if (states.every(Boolean) || job.value.status !== "Active")
+    await pendingClear(ctx, msg, job.value.priority);
 
   let status = job.value.status;
   if (status === "Active" && failureThresholdExceeded(progress.succeeded, progress.failed)) {

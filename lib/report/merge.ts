@@ -10,6 +10,7 @@ import { RetryableError } from "../errors.ts";
 import type { JobRecord, JobStatus } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { MAX_LINE_BYTES, type Plan, type Shard } from "../jobs/plan.ts";
+import { pendingClear } from "../jobs/priority.ts";
 import { jobGet } from "../jobs/store.ts";
 import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
 import { readLines } from "../manifest/lines.ts";
@@ -107,6 +108,7 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
     throw err;
   }
   await markFinal(ctx.store, msg, { progress: { total: plan.totalRows, ...counts } });
+  await pendingClear(ctx, msg, job.value.priority);
 }
 
 /** Merges one shard: one report row per manifest row that ran. */

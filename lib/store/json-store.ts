@@ -1,6 +1,7 @@
 // The internal bucket as a small document store: JSON documents with conditional writes
 // (If-None-Match to create, If-Match on the ETag just read to replace) and raw byte objects.
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
@@ -72,6 +73,18 @@ export class JsonStore {
     contentType = "application/octet-stream",
   ): Promise<string> {
     return this.put(key, body, {}, contentType);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  /** The first key under a prefix, in key order. */
+  async firstKey(prefix: string): Promise<string | undefined> {
+    const out = await this.s3.send(
+      new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1 }),
+    );
+    return out.Contents?.[0]?.Key;
   }
 
   /** Lists keys under a prefix, page by page. */

@@ -1,0 +1,67 @@
+// Job priority with an observable effect. A running job whose children have not all started has
+// a marker under pending/<account>/, named so that the highest priority sorts first. A child that
+// is about to start steps aside while another job of its account with a higher priority still
+// has children waiting: it re-queues itself with a short delay, so the higher-priority job's
+// children take the free workers first. Poll removes a marker once all its job's children started.
+import type { Context } from "../context.ts";
+import type { ChildMessage } from "../queue/messages.ts";
+import { type JobRef, paths } from "./paths.ts";
+import { jobGet } from "./store.ts";
+
+export const STEP_ASIDE_SECONDS = 2;
+
+export async function pendingMark(ctx: Pick<Context, "store">, ref: JobRef, priority: number): Promise<void> {
+  await ctx.store.putBytes(paths.pendingMarker(ref, priority), "", "text/plain");
+}
+
+export async function pendingClear(
+  ctx: Pick<Context, "store">,
+  ref: JobRef,
+  priority: number,
+): Promise<void> {
+  await ctx.store.delete(paths.pendingMarker(ref, priority));
+}
+
+/** Moves a job's marker to its new priority, if it has one. */
+export async function pendingReprioritize(
+  ctx: Pick<Context, "store">,
+  ref: JobRef,
+  from: number,
+  to: number,
+) {
+  if (from === to || !(await ctx.store.getBytes(paths.pendingMarker(ref, from)))) return;
+  await pendingMark(ctx, ref, to);
+  await pendingClear(ctx, ref, from);
+}
+
+const markerPattern = /^(\d{10})-(.+)$/;
+
+/**
+ * True when the child should wait: another Active job of the account, with a higher priority,
+ * still has children to start. A marker whose job is no longer Active is stale and removed.
+ */
+export async function shouldStepAside(
+  ctx: Pick<Context, "store">,
+  msg: ChildMessage,
+  ownPriority: number,
+): Promise<boolean> {
+  const prefix = paths.pending(msg.accountId);
+  for (let i = 0; i < 3; i++) {
+    const key = await ctx.store.firstKey(prefix);
+    const m = key ? markerPattern.exec(key.slice(prefix.length)) : null;
+    if (!key || !m?.[1] || !m[2]) return false;
+    const priority = 2_147_483_647 - Number(m[1]);
+    const jobId = m[2];
+    if (jobId === msg.jobId) return false;
+    if (priority <= ownPriority) return false;
+    const other = (await jobGet(ctx.store, { accountId: msg.accountId, jobId }))?.value;
+    if (other?.status === "Active") return true;
+    await ctx.store.delete(key);
+  }
+  return false;
+}
+
+/** Re-queues a child that stepped aside. */
+export async function requeueChild(ctx: Pick<Context, "queue">, msg: ChildMessage): Promise<void> {
+  await ctx.queue.send(msg, STEP_ASIDE_SECONDS);
+}
