@@ -210,20 +210,25 @@ export async function verifySigV4(req: SignedRequest, o: VerifyOptions): Promise
   const canonicalHeaders = p.signedHeaders
     .map((h) => `${h}:${(req.headers.get(h) ?? "").trim().replace(/\s+/g, " ")}\n`)
     .join("");
-  const canonicalRequest = [
-    req.method.toUpperCase(),
-    req.url.pathname || "/",
-    canonicalQuery(req.url, p.presigned ? "X-Amz-Signature" : undefined),
-    canonicalHeaders,
-    p.signedHeaders.join(";"),
-    p.payloadHash,
-  ].join("\n");
+  const query = canonicalQuery(req.url, p.presigned ? "X-Amz-Signature" : undefined);
   const scope = `${p.date}/${p.region}/${p.service}/aws4_request`;
-  const stringToSign = [ALGORITHM, p.amzDate, scope, await sha256Hex(canonicalRequest)].join("\n");
   let signingKey = await hmac(enc.encode(`AWS4${key.secretAccessKey}`), p.date);
   for (const part of [p.region, p.service, "aws4_request"]) signingKey = await hmac(signingKey, part);
-  const expected = hex((await hmac(signingKey, stringToSign)).buffer as ArrayBuffer);
-  if (!timingSafeEqual(expected, p.signature)) {
+  let matched = false;
+  for (const payloadHash of payloadHashes) {
+    const canonicalRequest = [
+      req.method.toUpperCase(),
+      req.url.pathname || "/",
+      query,
+      canonicalHeaders,
+      p.signedHeaders.join(";"),
+      payloadHash,
+    ].join("\n");
+    const stringToSign = [ALGORITHM, p.amzDate, scope, await sha256Hex(canonicalRequest)].join("\n");
+    const expected = hex((await hmac(signingKey, stringToSign)).buffer as ArrayBuffer);
+    matched = timingSafeEqual(expected, p.signature) || matched;
+  }
+  if (!matched) {
     throw denied(
       "SignatureDoesNotMatch",
       "The request signature we calculated does not match the signature you provided",

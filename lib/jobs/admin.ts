@@ -33,10 +33,13 @@ export async function jobRequire(deps: Pick<Context, "store">, ref: JobRef): Pro
 }
 
 export async function jobSetPriority(deps: Deps, ref: JobRef, priority: number): Promise<JobRecord> {
-  const job = await jobUpdate(deps.store, ref, (j) =>
-    j.priority === priority ? undefined : { ...j, priority },
-  );
+  let previous = priority;
+  const job = await jobUpdate(deps.store, ref, (j) => {
+    previous = j.priority;
+    return j.priority === priority ? undefined : { ...j, priority };
+  });
   if (!job) throw missing(ref);
+  await pendingReprioritize(deps, ref, previous, priority);
   await jobEvent(deps.store, ref, "priority", { priority });
   return job;
 }
