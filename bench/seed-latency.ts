@@ -1,52 +1,34 @@
 // Time from CreateJob to Complete for the seed scenario (3 tasks on two gateways), through the
 // real local runtime on the emulators. Prints one JSON line and a table.
 // Run: node --import tsx bench/seed-latency.ts [runs]   (starts the emulators if needed)
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { loadSettings } from "../lib/settings.ts";
-import { ensureQueues } from "../runtime/local/resources.ts";
+import { emulatedEndpoints, startEmulators } from "../runtime/local/emulators.ts";
+import { ensureQueues, queueEnv } from "../runtime/local/resources.ts";
 import { startLocalRuntime } from "../runtime/local/runtime.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "../test/helpers/clients.ts";
 import { createJob, createJobInput, waitForJob } from "../test/helpers/jobs.ts";
 import { seedScenario } from "../test/helpers/seed.ts";
 
 const runs = Number(process.argv[2] ?? 10);
-const root = join(import.meta.dirname, "..");
-const out = execFileSync("bash", [join(root, "localstack/start.sh")], {
-  encoding: "utf8",
-  stdio: ["ignore", "pipe", "inherit"],
-});
-const vars = Object.fromEntries(
-  out
-    .trim()
-    .split("\n")
-    .map((l) => l.split("=", 2)),
-);
+const urls = startEmulators();
 process.env.AWS_ACCESS_KEY_ID ??= "test";
 process.env.AWS_SECRET_ACCESS_KEY ??= "test";
 
-const sqs = new SQSClient({ region: "us-east-1", endpoint: vars.S3BATCH_CONTROL_URL });
+const sqs = new SQSClient({ region: "us-east-1", endpoint: urls.control });
 const queues = await ensureQueues(sqs, "bench");
-const gw = (id: string, url: string) => ({ id, url, credentials: TEST_CREDENTIALS });
 const settings = loadSettings({
-  AWS_ENDPOINT_URL: vars.S3BATCH_CONTROL_URL,
-  S3BATCH_ENDPOINTS: JSON.stringify([
-    gw("gateway-a", vars.S3BATCH_GATEWAY_A_URL),
-    gw("gateway-b", vars.S3BATCH_GATEWAY_B_URL),
-  ]),
+  AWS_ENDPOINT_URL: urls.control,
+  S3BATCH_ENDPOINTS: emulatedEndpoints(urls, TEST_CREDENTIALS),
   S3BATCH_INTERNAL_BUCKET: "s3batch-bench",
-  S3BATCH_QUEUE_URL_DISPATCH: queues.dispatch,
-  S3BATCH_QUEUE_URL_CHILD: queues.child,
-  S3BATCH_QUEUE_URL_POLL: queues.poll,
-  S3BATCH_QUEUE_URL_MERGE: queues.merge,
+  ...queueEnv(queues),
   S3BATCH_API_KEYS: JSON.stringify([{ ...TEST_CREDENTIALS, accountId: ACCOUNT_ID }]),
   S3BATCH_LOG_LEVEL: "warn",
 });
 const runtime = await startLocalRuntime({ settings, port: 0 });
 const control = s3ControlClient(runtime.url);
-const a = gatewayClient(vars.S3BATCH_GATEWAY_A_URL);
-const b = gatewayClient(vars.S3BATCH_GATEWAY_B_URL);
+const a = gatewayClient(urls.gatewayA);
+const b = gatewayClient(urls.gatewayB);
 
 const times: number[] = [];
 for (let i = 0; i < runs; i++) {

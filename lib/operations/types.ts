@@ -36,3 +36,20 @@ export function outcomeFromError(err: unknown): TaskOutcome {
 const oneLine = (s: string) => s.replace(/\s+/g, " ").slice(0, 1024);
 
 export const SUCCESSFUL: TaskOutcome = { kind: "succeeded", message: "Successful" };
+
+/**
+ * Runs one S3 call as a task: success is "Successful", errors map through outcomeFromError, and
+ * `alsoSuccess` names error codes that mean the task's goal is already met.
+ */
+export async function taskOutcome(
+  call: () => Promise<unknown>,
+  alsoSuccess: readonly string[] = [],
+): Promise<TaskOutcome> {
+  try {
+    await call();
+    return SUCCESSFUL;
+  } catch (err) {
+    if (err instanceof S3ServiceException && alsoSuccess.includes(err.name)) return SUCCESSFUL;
+    return outcomeFromError(err);
+  }
+}

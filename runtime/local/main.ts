@@ -1,51 +1,23 @@
 // `npm start`: the local runtime. Without configured endpoints it starts the emulators first
 // (localstack/start.sh: a LocalStack control endpoint and two gateways), creates the queues and
 // the internal bucket, serves the S3 Control API and runs the queue loops until interrupted.
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { loadSettings } from "../../lib/settings.ts";
-import { ensureQueues } from "./resources.ts";
+import { emulatedEndpoints, startEmulators, stopEmulators } from "./emulators.ts";
+import { ensureQueues, queueEnv } from "./resources.ts";
 import { startLocalRuntime } from "./runtime.ts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 // The SDK's default credential chain reads process.env, so settings made here go there too.
 const env = process.env;
 
-function startEmulators(): void {
-  const out = spawnSync("bash", [join(root, "localstack/start.sh")], {
-    env,
-    stdio: ["ignore", "pipe", "inherit"],
-    encoding: "utf8",
-  });
-  if (out.status !== 0) throw new Error("localstack/start.sh failed");
-  const vars = Object.fromEntries(
-    out.stdout
-      .trim()
-      .split("\n")
-      .map((l) => l.split("=", 2) as [string, string]),
-  );
-  env.AWS_ENDPOINT_URL = vars.S3BATCH_CONTROL_URL;
+function useEmbeddedEmulators(): void {
+  const urls = startEmulators(env);
+  env.AWS_ENDPOINT_URL = urls.control;
   env.AWS_ACCESS_KEY_ID ??= "test";
   env.AWS_SECRET_ACCESS_KEY ??= "test";
   env.AWS_REGION ??= "us-east-1";
-  const gateway = (id: string, url: string | undefined) => ({
-    id,
-    url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    forcePathStyle: true,
-  });
-  env.S3BATCH_ENDPOINTS = JSON.stringify([
-    gateway("gateway-a", vars.S3BATCH_GATEWAY_A_URL),
-    gateway("gateway-b", vars.S3BATCH_GATEWAY_B_URL),
-  ]);
-}
-
-function stopEmulators(): void {
-  spawnSync("bash", [join(root, "localstack/stop.sh")], { env, stdio: "inherit" });
+  env.S3BATCH_ENDPOINTS = emulatedEndpoints(urls);
 }
 
 async function main(): Promise<void> {
@@ -53,7 +25,7 @@ async function main(): Promise<void> {
     env.S3BATCH_ENDPOINTS = readFileSync(env.S3BATCH_ENDPOINTS_FILE, "utf8");
   }
   const embedded = !env.S3BATCH_ENDPOINTS;
-  if (embedded) startEmulators();
+  if (embedded) useEmbeddedEmulators();
   if (!env.S3BATCH_QUEUE_URL_DISPATCH) {
     const region = env.AWS_REGION ?? "us-east-1";
     const sqs = new SQSClient({
@@ -61,10 +33,7 @@ async function main(): Promise<void> {
       ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
     });
     const urls = await ensureQueues(sqs, env.S3BATCH_QUEUE_PREFIX ?? "s3batch");
-    env.S3BATCH_QUEUE_URL_DISPATCH = urls.dispatch;
-    env.S3BATCH_QUEUE_URL_CHILD = urls.child;
-    env.S3BATCH_QUEUE_URL_POLL = urls.poll;
-    env.S3BATCH_QUEUE_URL_MERGE = urls.merge;
+    Object.assign(env, queueEnv(urls));
     sqs.destroy();
   }
   if (embedded && !env.S3BATCH_API_KEYS) {
@@ -91,7 +60,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await runtime.stop();
-    if (embedded) stopEmulators();
+    if (embedded) stopEmulators(env);
     console.log("s3batch stopped");
     process.exit(0);
   };

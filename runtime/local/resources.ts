@@ -66,3 +66,13 @@ export async function ensureQueues(sqs: SQSClient, prefix: string): Promise<Queu
   }
   return urls;
 }
+
+/** The environment variables that name the pipeline queues. */
+export function queueEnv(urls: QueueUrls): Record<string, string> {
+  return {
+    S3BATCH_QUEUE_URL_DISPATCH: urls.dispatch,
+    S3BATCH_QUEUE_URL_CHILD: urls.child,
+    S3BATCH_QUEUE_URL_POLL: urls.poll,
+    S3BATCH_QUEUE_URL_MERGE: urls.merge,
+  };
+}

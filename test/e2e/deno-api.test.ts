@@ -2,11 +2,11 @@
 // runtime's queue loops (shared queues and store) and read back through Deno.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { s3ControlClient } from "../helpers/clients.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
-import { seedScenario } from "../helpers/seed.ts";
+import { expectSeedOutcome, seedScenario } from "../helpers/seed.ts";
 
 const root = join(import.meta.dirname, "../..");
 let t: TestRuntime;
@@ -70,12 +70,7 @@ describe("Deno", () => {
     );
     const job = await waitForJob(viaDeno, jobId);
 
-    expect(job.Status).toBe("Complete");
-    expect(job.ProgressSummary).toMatchObject({
-      TotalNumberOfTasks: 3,
-      NumberOfTasksSucceeded: 2,
-      NumberOfTasksFailed: 1,
-    });
+    expectSeedOutcome(job);
     viaDeno.destroy();
   });
 });

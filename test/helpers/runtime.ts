@@ -4,7 +4,8 @@ import { randomUUID } from "node:crypto";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { inject } from "vitest";
 import { loadSettings } from "../../lib/settings.ts";
-import { ensureQueues } from "../../runtime/local/resources.ts";
+import { emulatedEndpoints } from "../../runtime/local/emulators.ts";
+import { ensureQueues, queueEnv } from "../../runtime/local/resources.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../runtime/local/runtime.ts";
 import {
   ACCOUNT_ID,
@@ -34,19 +35,12 @@ export async function startTestRuntime(
   const sqs = new SQSClient({ region: "us-east-1", endpoint: emulators.control });
   const queues = await ensureQueues(sqs, `t-${id}`);
   sqs.destroy();
-  const gateway = (gid: string, url: string) => ({ id: gid, url, credentials: TEST_CREDENTIALS });
   const settings = loadSettings({
     AWS_ENDPOINT_URL: emulators.control,
     AWS_REGION: "us-east-1",
-    S3BATCH_ENDPOINTS: JSON.stringify([
-      gateway("gateway-a", emulators.gatewayA),
-      gateway("gateway-b", emulators.gatewayB),
-    ]),
+    S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
     S3BATCH_INTERNAL_BUCKET: `s3batch-internal-${id}`,
-    S3BATCH_QUEUE_URL_DISPATCH: queues.dispatch,
-    S3BATCH_QUEUE_URL_CHILD: queues.child,
-    S3BATCH_QUEUE_URL_POLL: queues.poll,
-    S3BATCH_QUEUE_URL_MERGE: queues.merge,
+    ...queueEnv(queues),
     S3BATCH_POLL_DELAY_SECONDS: "1",
     S3BATCH_LOG_LEVEL: "warn",
     S3BATCH_API_KEYS: JSON.stringify([

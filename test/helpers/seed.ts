@@ -1,6 +1,8 @@
 // The seed scenario: gateway A holds pool/obj1, gateway B holds pool/obj2 (both GLACIER), nobody
 // holds pool/missing-obj; the manifest lives on A; pool2 (the report bucket) exists on both.
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { JobDescriptor } from "@aws-sdk/client-s3-control";
+import { expect } from "vitest";
 import { freshBucket } from "./buckets.ts";
 
 export const SEED_MANIFEST = "pool,obj1\npool,obj2\npool,missing-obj\n";
@@ -28,4 +30,14 @@ export async function seedScenario(
   await put(gatewayB, "obj2", "object two", storageClass);
   const manifest = await put(gatewayA, "manifest.csv", manifestBody);
   return { arn: "arn:aws:s3:::pool/manifest.csv", etag: manifest.ETag ?? "" };
+}
+
+/** The seed job's outcome as a user reads it: Complete, 3 tasks, 2 succeeded, 1 failed. */
+export function expectSeedOutcome(job: JobDescriptor): void {
+  expect(job.Status).toBe("Complete");
+  expect(job.ProgressSummary).toMatchObject({
+    TotalNumberOfTasks: 3,
+    NumberOfTasksSucceeded: 2,
+    NumberOfTasksFailed: 1,
+  });
 }
