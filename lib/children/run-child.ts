@@ -94,6 +94,7 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
     }
   }
   const bitmap = bitmapBytes ? deserializeBitmap(bitmapBytes.body) : newBitmap();
+  let stale = previous;
 
   await withBitmap(bitmap, async (valid) => {
     const checkpoint = async (status: ChildState["status"], nextRow: number, counts: Counts) => {
@@ -118,6 +119,16 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
       // Conflict: another delivery of this message moved the checkpoint; it carries on, we stop.
       etag = await store.replace(stateKey, next, etag);
       state = next;
+      if (stale) {
+        // The state now names this attempt: the one it resumed from is garbage.
+        const old = stale;
+        stale = undefined;
+        await Promise.allSettled([
+          store.delete(paths.childBitmap(ref, endpointId, n, old)),
+          store.delete(paths.childPart(ref, endpointId, n, old, "succeeded")),
+          store.delete(paths.childPart(ref, endpointId, n, old, "failed")),
+        ]);
+      }
     };
 
     if (job.value.status !== "Active") {

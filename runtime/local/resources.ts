@@ -42,7 +42,11 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
 }
 
 /** Creates (or finds) the queues named `<prefix>-<name>` and their DLQs; returns the queue URLs. */
-export async function ensureQueues(sqs: SQSClient, prefix: string): Promise<QueueUrls> {
+export async function ensureQueues(
+  sqs: SQSClient,
+  prefix: string,
+  { maxReceiveCount }: { maxReceiveCount?: number } = {},
+): Promise<QueueUrls> {
   const urls = {} as QueueUrls;
   for (const name of Object.keys(QUEUE_SETTINGS) as QueueName[]) {
     const s = QUEUE_SETTINGS[name];
@@ -57,7 +61,7 @@ export async function ensureQueues(sqs: SQSClient, prefix: string): Promise<Queu
           VisibilityTimeout: String(s.visibilityTimeout),
           RedrivePolicy: JSON.stringify({
             deadLetterTargetArn: dlqArn.Attributes?.QueueArn,
-            maxReceiveCount: s.maxReceiveCount,
+            maxReceiveCount: maxReceiveCount ?? s.maxReceiveCount,
           }),
         },
       }),

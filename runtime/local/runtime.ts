@@ -1,6 +1,5 @@
 // The local runtime: one Node process serving the API and running SQS long-poll loops that call
 // the same handlers Lambda calls. Used by `npm start` and by the end-to-end tests.
-import type { Message } from "@aws-sdk/client-sqs";
 import { serve } from "@hono/node-server";
 import { makeApiApp } from "../../functions/api.ts";
 import { makeChildHandler } from "../../functions/child.ts";
@@ -26,17 +25,9 @@ export interface LocalRuntimeOptions {
   hostname?: string;
   /** Concurrent child invocations (Lambda's reserved concurrency for the child function). */
   childWorkers?: number;
+  /** Seconds per receive before a failed message is retried (default 5). */
+  retryBaseSeconds?: number;
 }
-
-/** Children with a higher job priority run first within a received batch. */
-const byPriority = (messages: Message[]) => [...messages].sort((a, b) => priorityOf(b) - priorityOf(a));
-const priorityOf = (m: Message) => {
-  try {
-    return Number(JSON.parse(m.Body ?? "{}").priority ?? 0);
-  } catch {
-    return 0;
-  }
-};
 
 /** Starts the API server and the four queue loops; `stop()` drains and closes them. */
 export async function startLocalRuntime(o: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -63,7 +54,7 @@ export async function startLocalRuntime(o: LocalRuntimeOptions): Promise<LocalRu
         queueUrl: o.settings.queues[name],
         ...shape[name],
         visibilityTimeout: QUEUE_SETTINGS[name].visibilityTimeout,
-        ...(name === "child" ? { order: byPriority } : {}),
+        ...(o.retryBaseSeconds ? { retryBaseSeconds: o.retryBaseSeconds } : {}),
       },
       ctx.log,
     );

@@ -18,8 +18,8 @@ export interface PollerOptions {
   /** Concurrent receive loops (Lambda's concurrent invocations). */
   workers: number;
   visibilityTimeout: number;
-  /** Orders a received batch before it runs (the child queue runs higher priorities first). */
-  order?: (messages: Message[]) => Message[];
+  /** A failed message is retried after this many seconds per receive so far (default 5). */
+  retryBaseSeconds?: number;
 }
 
 export class SqsPoller {
@@ -57,7 +57,7 @@ export class SqsPoller {
           }),
           { abortSignal: this.abort.signal },
         );
-        messages = this.o.order ? this.o.order(out.Messages ?? []) : (out.Messages ?? []);
+        messages = out.Messages ?? [];
       } catch (err) {
         if (this.stopped) return;
         this.log.warn("receive failed", { queue: this.o.queueUrl, message: (err as Error).message });
@@ -103,7 +103,10 @@ export class SqsPoller {
   /** A failed message comes back after 5 s per receive so far, not after the whole timeout. */
   private async backOff(messages: Message[]): Promise<void> {
     await this.setVisibility(messages, (m) =>
-      Math.min(this.o.visibilityTimeout, 5 * Number(m.Attributes?.ApproximateReceiveCount ?? 1)),
+      Math.min(
+        this.o.visibilityTimeout,
+        (this.o.retryBaseSeconds ?? 5) * Number(m.Attributes?.ApproximateReceiveCount ?? 1),
+      ),
     );
   }
 

@@ -26,14 +26,18 @@ export interface TestRuntime {
 
 export async function startTestRuntime(
   extraEnv: Record<string, string> = {},
-  { childWorkers }: { childWorkers?: number } = {},
+  {
+    childWorkers,
+    maxReceiveCount,
+    retryBaseSeconds,
+  }: { childWorkers?: number; maxReceiveCount?: number; retryBaseSeconds?: number } = {},
 ): Promise<TestRuntime> {
   const emulators = inject("emulators");
   const id = randomUUID().slice(0, 8);
   process.env.AWS_ACCESS_KEY_ID ??= TEST_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY ??= TEST_CREDENTIALS.secretAccessKey;
   const sqs = new SQSClient({ region: "us-east-1", endpoint: emulators.control });
-  const queues = await ensureQueues(sqs, `t-${id}`);
+  const queues = await ensureQueues(sqs, `t-${id}`, maxReceiveCount ? { maxReceiveCount } : {});
   sqs.destroy();
   const settings = loadSettings({
     AWS_ENDPOINT_URL: emulators.control,
@@ -49,7 +53,12 @@ export async function startTestRuntime(
     ]),
     ...extraEnv,
   });
-  const runtime = await startLocalRuntime({ settings, port: 0, ...(childWorkers ? { childWorkers } : {}) });
+  const runtime = await startLocalRuntime({
+    settings,
+    port: 0,
+    ...(childWorkers ? { childWorkers } : {}),
+    ...(retryBaseSeconds ? { retryBaseSeconds } : {}),
+  });
   const control = s3ControlClient(runtime.url);
   const gatewayA = gatewayClient(emulators.gatewayA);
   const gatewayB = gatewayClient(emulators.gatewayB);
