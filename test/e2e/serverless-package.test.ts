@@ -56,6 +56,21 @@ describe("serverless package", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("configures every function from the deploy parameters, never with a secret of its own", () => {
+    for (const [, f] of ofType("AWS::Lambda::Function")) {
+      const vars = f.Properties.Environment.Variables;
+      expect(Object.keys(vars)).toEqual(
+        expect.arrayContaining([
+          "S3BATCH_ENDPOINTS",
+          "S3BATCH_API_KEYS",
+          "S3BATCH_INTERNAL_BUCKET",
+          "S3BATCH_QUEUE_URL_CHILD",
+        ]),
+      );
+      expect(vars.S3BATCH_API_KEYS).toBe("[]");
+    }
+  });
+
   it("serves api over an HTTP API", () => {
     expect(ofType("AWS::ApiGatewayV2::Api")).toHaveLength(1);
     const integrations = ofType("AWS::ApiGatewayV2::Integration");
