@@ -3,7 +3,7 @@
 // part files), and writes exactly one report row, in manifest order, to every endpoint that
 // holds the report bucket. Then manifest.json, then the job's final status.
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { bitmapsReady, deserializeBitmap, type RoaringBitmap32 } from "../bitmap/valid-bitmap.ts";
+import { bitmapsReady, deserializeBitmap } from "../bitmap/valid-bitmap.ts";
 import type { ChildState } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import { RetryableError } from "../errors.ts";
@@ -15,7 +15,7 @@ import { jobGet } from "../jobs/store.ts";
 import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
 import { readLines } from "../manifest/lines.ts";
 import { parseObjectArn, readManifestRange } from "../manifest/location.ts";
-import { manifestFields, numberRows, parseRow, type TaskRow } from "../manifest/rows.ts";
+import { manifestFields, numberRows, parseRow } from "../manifest/rows.ts";
 import type { MergeMessage } from "../queue/messages.ts";
 import { FanoutWriter } from "./fanout-writer.ts";
 import {
@@ -26,6 +26,7 @@ import {
   reportKeys,
   reportLine,
 } from "./layout.ts";
+import { mergeRows } from "./merge-rows.ts";
 import { PartCursor } from "./part-cursor.ts";
 
 const FINAL: Partial<Record<JobStatus, typeof jobMarkComplete>> = {
@@ -151,66 +152,20 @@ async function mergeShard(
     if (limit <= shard.firstRow) return;
     const fields = manifestFields(job.request.Manifest);
     const stream = await readManifestRange(ctx, plan.manifest, shard.startByte, shard.endByte);
-    for await (const { line, index } of numberRows(
-      readLines(stream, shard.startByte, MAX_LINE_BYTES),
-      shard.firstRow,
-    )) {
-      if (index >= limit) break;
-      const row = parseRow(line, index, fields);
-      await emit(await rowResult(row, plan, children));
-    }
+    const rows = async function* () {
+      for await (const { line, index } of numberRows(
+        readLines(stream, shard.startByte, MAX_LINE_BYTES),
+        shard.firstRow,
+      )) {
+        if (index >= limit) return;
+        yield parseRow(line, index, fields);
+      }
+    };
+    for await (const row of mergeRows(rows(), children, plan.routing)) await emit(row);
   } finally {
     for (const c of children) {
       c.bitmap?.dispose();
       await Promise.all([c.succeeded.close(), c.failed.close()]);
     }
   }
-}
-
-interface ChildView {
-  endpointId: string;
-  bitmap: RoaringBitmap32 | undefined;
-  succeeded: PartCursor;
-  failed: PartCursor;
-}
-
-async function rowResult(row: TaskRow, plan: Plan, children: ChildView[]): Promise<ReportRow> {
-  const base = {
-    bucket: row.bucket,
-    key: row.rawKey,
-    ...(row.versionId ? { versionId: row.versionId } : {}),
-  };
-  const ran: { endpointId: string; ok: boolean; http: number; code: string; message: string }[] = [];
-  for (const c of children) {
-    if (!c.bitmap?.has(row.index)) continue;
-    const ok = await c.succeeded.take(row.index);
-    const bad = ok ? undefined : await c.failed.take(row.index);
-    const entry = ok ?? bad;
-    if (!entry)
-      throw new RetryableError(`row ${row.index} is in ${c.endpointId}'s bitmap but in none of its parts`);
-    ran.push({ endpointId: c.endpointId, ok: Boolean(ok), ...entry });
-  }
-  if (ran.length === 0) {
-    const noBucket = (plan.routing[row.bucket] ?? []).length === 0;
-    return {
-      ...base,
-      status: "failed",
-      http: 404,
-      code: noBucket ? "NoSuchBucket" : "NoSuchKey",
-      message: noBucket
-        ? "The specified bucket does not exist on any endpoint"
-        : "The specified key does not exist on any endpoint",
-    };
-  }
-  const failures = ran.filter((r) => !r.ok);
-  const first = failures[0];
-  if (!first)
-    return { ...base, status: "succeeded", http: 200, code: "", message: ran[0]?.message ?? "Successful" };
-  return {
-    ...base,
-    status: "failed",
-    http: first.http,
-    code: first.code,
-    message: failures.map((f) => `endpoint ${f.endpointId}: ${f.message}`).join("; "),
-  };
 }

@@ -20,6 +20,11 @@ export class PartCursor {
 
   static async open(store: JsonStore, key: string): Promise<PartCursor> {
     const stream = await store.getStream(key);
+    return PartCursor.fromStream(stream);
+  }
+
+  /** A cursor over a part's bytes; no stream is an empty part. */
+  static async fromStream(stream: ReadableStream<Uint8Array> | undefined): Promise<PartCursor> {
     const cursor = new PartCursor(stream ? readLines(stream, 0, MAX_PART_LINE) : undefined);
     await cursor.advance();
     return cursor;

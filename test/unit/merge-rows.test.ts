@@ -1,0 +1,181 @@
+// The merge against a brute-force reference on randomized shapes: 1-5 endpoints, 1-50 shards,
+// objects on several endpoints, missing rows and buckets, failures with awkward messages. Child
+// outputs are real roaring bitmaps (portable round trip) and real part files read in random chunks.
+import { describe, expect, it } from "vitest";
+import {
+  bitmapsReady,
+  deserializeBitmap,
+  newBitmap,
+  serializeBitmap,
+} from "../../lib/bitmap/valid-bitmap.ts";
+import { csvLine } from "../../lib/manifest/csv.ts";
+import type { TaskRow } from "../../lib/manifest/rows.ts";
+import { reportLine } from "../../lib/report/layout.ts";
+import { type ChildView, mergeRows } from "../../lib/report/merge-rows.ts";
+import { PartCursor } from "../../lib/report/part-cursor.ts";
+
+/** mulberry32: a small seeded generator, so a failing shape can be replayed. */
+function rng(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Outcome = { ok: true } | { ok: false; http: number; code: string; message: string };
+
+function chunked(text: string, rand: () => number): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  return new ReadableStream({
+    start(c) {
+      for (let i = 0; i < bytes.length; ) {
+        const n = 1 + Math.floor(rand() * 64);
+        c.enqueue(bytes.slice(i, i + n));
+        i += n;
+      }
+      c.close();
+    },
+  });
+}
+
+async function* each<T>(items: T[]) {
+  yield* items;
+}
+
+function shape(seed: number) {
+  const rand = rng(seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)] as T;
+  const endpoints = Array.from({ length: 1 + Math.floor(rand() * 5) }, (_, i) => `e${i}`);
+  const buckets = ["b0", "b1", "b2", "b3"];
+  const routing: Record<string, string[]> = {};
+  for (const b of buckets) routing[b] = endpoints.filter(() => rand() < 0.6);
+  const rowCount = 1 + Math.floor(rand() * 400);
+  const rows: TaskRow[] = [];
+  const truth = new Map<string, Outcome>(); // `${row}/${endpoint}` → what happened there
+  for (let index = 0; index < rowCount; index++) {
+    const bucket = pick(buckets);
+    const key = `k ${index},"q"`;
+    rows.push({ index, bucket, key, rawKey: encodeURIComponent(key) });
+    for (const e of routing[bucket] ?? []) {
+      if (rand() < 0.35) continue; // not on this endpoint
+      truth.set(
+        `${index}/${e}`,
+        rand() < 0.7
+          ? { ok: true }
+          : {
+              ok: false,
+              http: pick([403, 409, 500]),
+              code: pick(["AccessDenied", "Conflict", "InternalError"]),
+              message: pick(["denied", 'say "no", twice', "x\ty"]),
+            },
+      );
+    }
+  }
+  const cuts = new Set([0, rowCount]);
+  const shards = 1 + Math.floor(rand() * Math.min(50, rowCount));
+  while (cuts.size < shards + 1) cuts.add(Math.floor(rand() * rowCount));
+  const bounds = [...cuts].sort((a, b) => a - b);
+  return { rand, endpoints, routing, rows, truth, bounds };
+}
+
+function reference(s: ReturnType<typeof shape>): string[] {
+  return s.rows.map((row) => {
+    const base = { bucket: row.bucket, key: row.rawKey };
+    const ran = s.endpoints.flatMap((e) => {
+      const o = s.truth.get(`${row.index}/${e}`);
+      return o ? [{ e, o }] : [];
+    });
+    if (ran.length === 0) {
+      const noBucket = (s.routing[row.bucket] ?? []).length === 0;
+      return reportLine({
+        ...base,
+        status: "failed",
+        http: 404,
+        code: noBucket ? "NoSuchBucket" : "NoSuchKey",
+        message: noBucket
+          ? "The specified bucket does not exist on any endpoint"
+          : "The specified key does not exist on any endpoint",
+      });
+    }
+    const failed = ran.filter((r) => !r.o.ok) as { e: string; o: Extract<Outcome, { ok: false }> }[];
+    const first = failed[0];
+    if (!first)
+      return reportLine({ ...base, status: "succeeded", http: 200, code: "", message: "Successful" });
+    return reportLine({
+      ...base,
+      status: "failed",
+      http: first.o.http,
+      code: first.o.code,
+      message: failed.map((f) => `endpoint ${f.e}: ${f.o.message}`).join("; "),
+    });
+  });
+}
+
+async function merged(s: ReturnType<typeof shape>): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < s.bounds.length; i++) {
+    const [from, to] = [s.bounds[i] ?? 0, s.bounds[i + 1] ?? 0];
+    const shardRows = s.rows.slice(from, to);
+    const held = new Set(shardRows.flatMap((r) => s.routing[r.bucket] ?? []));
+    const children: ChildView[] = [];
+    const bitmaps: { dispose(): void }[] = [];
+    for (const e of s.endpoints.filter((x) => held.has(x))) {
+      const bitmap = newBitmap();
+      let succeeded = "";
+      let failed = "";
+      for (const r of shardRows) {
+        const o = s.truth.get(`${r.index}/${e}`);
+        if (!o) continue;
+        bitmap.add(r.index);
+        if (o.ok) succeeded += csvLine([r.index, 200, "", "Successful"]);
+        else failed += csvLine([r.index, o.http, o.code, o.message]);
+      }
+      const portable = deserializeBitmap(serializeBitmap(bitmap));
+      bitmap.dispose();
+      bitmaps.push(portable);
+      children.push({
+        endpointId: e,
+        bitmap: portable,
+        succeeded: await PartCursor.fromStream(succeeded ? chunked(succeeded, s.rand) : undefined),
+        failed: await PartCursor.fromStream(failed ? chunked(failed, s.rand) : undefined),
+      });
+    }
+    for await (const row of mergeRows(each(shardRows), children, s.routing)) out.push(reportLine(row));
+    for (const b of bitmaps) b.dispose();
+  }
+  return out;
+}
+
+describe("merge rows", () => {
+  it("equals the brute-force reference on 150 randomized shapes", async () => {
+    await bitmapsReady();
+    for (let seed = 1; seed <= 150; seed++) {
+      const s = shape(seed);
+      const got = await merged(s);
+      expect(got, `seed ${seed}`).toEqual(reference(s));
+      expect(got).toHaveLength(s.rows.length);
+    }
+  });
+
+  it("refuses a child whose bitmap names a row none of its parts has", async () => {
+    await bitmapsReady();
+    const bitmap = newBitmap();
+    bitmap.add(0);
+    const child: ChildView = {
+      endpointId: "e0",
+      bitmap,
+      succeeded: await PartCursor.fromStream(undefined),
+      failed: await PartCursor.fromStream(undefined),
+    };
+    const rows = each([{ index: 0, bucket: "b", key: "k", rawKey: "k" }]);
+    await expect(async () => {
+      for await (const _ of mergeRows(rows, [child], { b: ["e0"] })) {
+        // drain
+      }
+    }).rejects.toThrow(/in none of its parts/);
+    bitmap.dispose();
+  });
+});
