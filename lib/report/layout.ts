@@ -15,6 +15,7 @@ export const reportKeys = (prefix: string | undefined, jobId: string) => {
   const base = reportBase(prefix, jobId);
   return {
     manifest: `${base}/manifest.json`,
+    resultsPrefix: `${base}/results/`,
     results: (status: "succeeded" | "failed") => `${base}/results/${jobId}-${status}.csv`,
   };
 };

@@ -27,6 +27,7 @@ import {
   reportLine,
 } from "./layout.ts";
 import { mergeRows } from "./merge-rows.ts";
+import { abortOpenUploads } from "./orphan-uploads.ts";
 import { PartCursor } from "./part-cursor.ts";
 
 const FINAL: Partial<Record<JobStatus, typeof jobMarkComplete>> = {
@@ -55,6 +56,13 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
       })),
       ctx.settings.reportPartBytes,
     );
+  if (report.Enabled) {
+    await Promise.all(
+      plan.reportEndpoints.map((id) =>
+        abortOpenUploads(ctx.gateways.get(id).s3, reportBucket, keys.resultsPrefix),
+      ),
+    );
+  }
   const writers = {
     succeeded:
       report.Enabled && report.ReportScope !== "FailedTasksOnly" ? writerFor("succeeded") : undefined,

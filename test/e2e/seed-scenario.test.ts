@@ -1,5 +1,5 @@
 // The seed scenario end to end: the real API, queues, functions and report, on two gateways.
-import { GetObjectTaggingCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectTaggingCommand, HeadObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listKeys, readText } from "../helpers/buckets.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
@@ -60,6 +60,10 @@ describe("seed scenario", () => {
       expect(report.rows.failed[0]).toMatch(/^pool,missing-obj,,failed,404,NoSuchKey,/);
     }
     expect(reports[0]?.keys).toEqual(reports[1]?.keys);
+    for (const s3 of [t.gatewayA, t.gatewayB]) {
+      const open = await s3.send(new ListMultipartUploadsCommand({ Bucket: "pool2" }));
+      expect(open.Uploads ?? []).toEqual([]);
+    }
     expect(reports[0]?.manifest).toEqual(reports[1]?.manifest);
 
     const obj1 = await t.gatewayA.send(new HeadObjectCommand({ Bucket: "pool", Key: "obj1" }));
