@@ -166,7 +166,6 @@ export function createApp(deps: ApiDeps): Hono<Env> {
 
   app.put("/v20180820/jobs/:id/tagging", async (c) => {
     const ref = jobRef(c.get("accountId"), c.req.param("id"));
-    await jobRequire(deps, ref);
     const parsed = tagsSchema.safeParse(parseRequestXml(c.get("body"), "PutJobTaggingRequest"));
     if (!parsed.success) throw firstIssue(parsed.error, "Tags");
     await jobSetTags(deps, ref, parsed.data.Tags ?? []);
@@ -175,7 +174,6 @@ export function createApp(deps: ApiDeps): Hono<Env> {
 
   app.delete("/v20180820/jobs/:id/tagging", async (c) => {
     const ref = jobRef(c.get("accountId"), c.req.param("id"));
-    await jobRequire(deps, ref);
     await jobSetTags(deps, ref, []);
     return xml(buildResultXml("DeleteJobTaggingResult", {}));
   });

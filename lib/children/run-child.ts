@@ -14,13 +14,11 @@ import type { Context } from "../context.ts";
 import { ConflictError } from "../errors.ts";
 import { paths } from "../jobs/paths.ts";
 import type { Plan } from "../jobs/plan.ts";
-import { MAX_LINE_BYTES } from "../jobs/plan.ts";
 import { requeueChild, shouldStepAside } from "../jobs/priority.ts";
 import { jobGet } from "../jobs/store.ts";
 import { csvLine } from "../manifest/csv.ts";
-import { readLines } from "../manifest/lines.ts";
-import { readManifestRange } from "../manifest/location.ts";
-import { manifestFields, numberRows, parseRow, type TaskRow } from "../manifest/rows.ts";
+import { manifestRows } from "../manifest/read-rows.ts";
+import type { TaskRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
 import type { TaskOutcome } from "../operations/types.ts";
 import type { ChildMessage } from "../queue/messages.ts";
@@ -138,7 +136,6 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
 
     const gw = ctx.gateways.get(ref.endpointId);
     const op = operationFor(job.value.request.Operation);
-    const fields = manifestFields(job.value.request.Manifest);
     const shardEnd = shard.firstRow + shard.rowCount;
     const counts: Counts = {
       succeeded: state.succeeded,
@@ -149,15 +146,9 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
     const routing = plan.value.routing;
     const soleHolder = (bucket: string) =>
       routing[bucket]?.length === 1 && routing[bucket][0] === ref.endpointId;
-    const stream = await readManifestRange(ctx, plan.value.manifest, shard.startByte, shard.endByte);
     const rows = async function* () {
-      for await (const { line, index } of numberRows(
-        readLines(stream, shard.startByte, MAX_LINE_BYTES),
-        shard.firstRow,
-      )) {
-        if (index < state.nextRow) continue;
-        const row = parseRow(line, index, fields);
-        yield row;
+      for await (const { row } of manifestRows(ctx, plan.value.manifest, job.value.request.Manifest, shard)) {
+        if (row.index >= state.nextRow) yield row;
       }
     };
     const run = async (row: TaskRow): Promise<[TaskRow, TaskOutcome]> => {

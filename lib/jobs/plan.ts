@@ -3,14 +3,8 @@
 import type { Context } from "../context.ts";
 import { type Routing, routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
-import { readLines } from "../manifest/lines.ts";
-import {
-  locateManifest,
-  type ManifestObject,
-  parseObjectArn,
-  readManifestRange,
-} from "../manifest/location.ts";
-import { manifestFields, numberRows, parseRow } from "../manifest/rows.ts";
+import { bucketOfArn, locateManifest, type ManifestObject } from "../manifest/location.ts";
+import { manifestRows } from "../manifest/read-rows.ts";
 import type { JobRecord } from "./model.ts";
 
 export interface Shard {
@@ -33,8 +27,6 @@ export interface Plan {
   reportEndpoints: string[];
 }
 
-export const MAX_LINE_BYTES = 16 * 1024;
-
 interface ShardDraft {
   firstRow: number;
   rowCount: number;
@@ -47,14 +39,13 @@ interface ShardDraft {
 export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
   const { settings } = ctx;
   const manifest = await locateManifest(ctx, job.request.Manifest);
-  const fields = manifestFields(job.request.Manifest);
   let shardRows = settings.shardRows;
   let drafts: ShardDraft[] = [];
   const buckets = new Set<string>();
   let totalRows = 0;
-  const stream = await readManifestRange(ctx, manifest, 0, manifest.size);
-  for await (const { line, index } of numberRows(readLines(stream, 0, MAX_LINE_BYTES), 0)) {
-    const row = parseRow(line, index, fields);
+  const span = { startByte: 0, endByte: manifest.size, firstRow: 0 };
+  for await (const { row, start, end } of manifestRows(ctx, manifest, job.request.Manifest, span)) {
+    const index = row.index;
     if (index >= settings.maxManifestRows) {
       throw new UnrecoverableError(
         "ManifestTooLarge",
@@ -78,12 +69,12 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
       }
       last = drafts.at(-1);
       if (!last || last.rowCount >= shardRows) {
-        last = { firstRow: index, rowCount: 0, startByte: line.start, endByte: line.end, buckets: new Set() };
+        last = { firstRow: index, rowCount: 0, startByte: start, endByte: end, buckets: new Set() };
         drafts.push(last);
       }
     }
     last.rowCount++;
-    last.endByte = line.end;
+    last.endByte = end;
     last.buckets.add(row.bucket);
     totalRows = index + 1;
   }
@@ -128,7 +119,7 @@ function coalesce(drafts: ShardDraft[]): ShardDraft[] {
 async function reportTargets(ctx: Context, job: JobRecord, routing: Routing): Promise<string[]> {
   const report = job.request.Report;
   if (!report.Enabled || !report.Bucket) return [];
-  const bucket = parseObjectArn(`${report.Bucket}/x`).bucket;
+  const bucket = bucketOfArn(report.Bucket);
   const held = routing[bucket] ?? (await routeBuckets(ctx.gateways, [bucket]))[bucket] ?? [];
   if (held.length === 0) {
     throw new UnrecoverableError("ReportBucketNotFound", `no endpoint holds the report bucket ${bucket}`);

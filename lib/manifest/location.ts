@@ -17,6 +17,11 @@ export interface ManifestObject {
 
 const unquote = (etag: string) => etag.replace(/^W\//, "").replace(/^"|"$/g, "");
 
+/** The bucket name of a bucket ARN, `arn:aws:s3:::bucket` (validated at CreateJob). */
+export function bucketOfArn(arn: string): string {
+  return arn.slice(arn.lastIndexOf(":") + 1);
+}
+
 /** Splits `arn:aws:s3:::bucket/key` into bucket and key. */
 export function parseObjectArn(arn: string): { bucket: string; key: string } {
   const m = /^arn:[^:]+:s3:::([^/]+)\/(.+)$/.exec(arn);
@@ -63,7 +68,7 @@ export async function locateManifest(ctx: Context, spec: ManifestSpec): Promise<
 
 /** Streams bytes [start, end) of the manifest. */
 export async function readManifestRange(
-  ctx: Context,
+  ctx: Pick<Context, "gateways">,
   m: ManifestObject,
   start: number,
   end: number,

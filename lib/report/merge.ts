@@ -9,13 +9,12 @@ import type { Context } from "../context.ts";
 import { RetryableError } from "../errors.ts";
 import type { JobRecord, JobStatus } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
-import { MAX_LINE_BYTES, type Plan, type Shard } from "../jobs/plan.ts";
+import type { Plan, Shard } from "../jobs/plan.ts";
 import { pendingClear } from "../jobs/priority.ts";
 import { jobGet } from "../jobs/store.ts";
 import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
-import { readLines } from "../manifest/lines.ts";
-import { parseObjectArn, readManifestRange } from "../manifest/location.ts";
-import { manifestFields, numberRows, parseRow } from "../manifest/rows.ts";
+import { bucketOfArn } from "../manifest/location.ts";
+import { manifestRows } from "../manifest/read-rows.ts";
 import type { MergeMessage } from "../queue/messages.ts";
 import { FanoutWriter } from "./fanout-writer.ts";
 import {
@@ -46,7 +45,7 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
 
   const report = job.value.request.Report;
   const keys = reportKeys(report.Prefix, msg.jobId);
-  const reportBucket = report.Enabled && report.Bucket ? parseObjectArn(`${report.Bucket}/x`).bucket : "";
+  const reportBucket = report.Enabled && report.Bucket ? bucketOfArn(report.Bucket) : "";
   const writerFor = (status: "succeeded" | "failed") =>
     new FanoutWriter(
       plan.reportEndpoints.map((id) => ({
@@ -158,15 +157,10 @@ async function mergeShard(
   );
   try {
     if (limit <= shard.firstRow) return;
-    const fields = manifestFields(job.request.Manifest);
-    const stream = await readManifestRange(ctx, plan.manifest, shard.startByte, shard.endByte);
     const rows = async function* () {
-      for await (const { line, index } of numberRows(
-        readLines(stream, shard.startByte, MAX_LINE_BYTES),
-        shard.firstRow,
-      )) {
-        if (index >= limit) return;
-        yield parseRow(line, index, fields);
+      for await (const { row } of manifestRows(ctx, plan.manifest, job.request.Manifest, shard)) {
+        if (row.index >= limit) return;
+        yield row;
       }
     };
     for await (const row of mergeRows(rows(), children, plan.routing)) await emit(row);
