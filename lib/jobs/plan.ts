@@ -4,7 +4,7 @@ import type { Context } from "../context.ts";
 import { type Routing, routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
 import { bucketOfArn, locateManifest, type ManifestObject } from "../manifest/location.ts";
-import { manifestRows } from "../manifest/read-rows.ts";
+import { manifestRowBatches } from "../manifest/read-rows.ts";
 import type { JobRecord } from "./model.ts";
 
 export interface Shard {
@@ -44,40 +44,41 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
   const buckets = new Set<string>();
   let totalRows = 0;
   const span = { startByte: 0, endByte: manifest.size, firstRow: 0 };
-  for await (const { row, start, end } of manifestRows(ctx, manifest, job.request.Manifest, span)) {
-    const index = row.index;
-    if (index >= settings.maxManifestRows) {
-      throw new UnrecoverableError(
-        "ManifestTooLarge",
-        `the manifest has more than ${settings.maxManifestRows} rows`,
-      );
-    }
-    if (!buckets.has(row.bucket)) {
-      if (buckets.size >= settings.maxManifestBuckets) {
+  for await (const batch of manifestRowBatches(ctx, manifest, job.request.Manifest, span))
+    for (const { row, start, end } of batch) {
+      const index = row.index;
+      if (index >= settings.maxManifestRows) {
         throw new UnrecoverableError(
           "ManifestTooLarge",
-          `the manifest names more than ${settings.maxManifestBuckets} buckets`,
+          `the manifest has more than ${settings.maxManifestRows} rows`,
         );
       }
-      buckets.add(row.bucket);
-    }
-    let last = drafts.at(-1);
-    if (!last || last.rowCount >= shardRows) {
-      if (drafts.length >= settings.maxShards) {
-        drafts = coalesce(drafts);
-        shardRows *= 2;
+      if (!buckets.has(row.bucket)) {
+        if (buckets.size >= settings.maxManifestBuckets) {
+          throw new UnrecoverableError(
+            "ManifestTooLarge",
+            `the manifest names more than ${settings.maxManifestBuckets} buckets`,
+          );
+        }
+        buckets.add(row.bucket);
       }
-      last = drafts.at(-1);
+      let last = drafts.at(-1);
       if (!last || last.rowCount >= shardRows) {
-        last = { firstRow: index, rowCount: 0, startByte: start, endByte: end, buckets: new Set() };
-        drafts.push(last);
+        if (drafts.length >= settings.maxShards) {
+          drafts = coalesce(drafts);
+          shardRows *= 2;
+        }
+        last = drafts.at(-1);
+        if (!last || last.rowCount >= shardRows) {
+          last = { firstRow: index, rowCount: 0, startByte: start, endByte: end, buckets: new Set() };
+          drafts.push(last);
+        }
       }
+      last.rowCount++;
+      last.endByte = end;
+      last.buckets.add(row.bucket);
+      totalRows = index + 1;
     }
-    last.rowCount++;
-    last.endByte = end;
-    last.buckets.add(row.bucket);
-    totalRows = index + 1;
-  }
   const routing = await routeBuckets(ctx.gateways, buckets);
   const reportEndpoints = await reportTargets(ctx, job, routing);
   const order = ctx.gateways.all().map((g) => g.endpoint.id);

@@ -1,6 +1,8 @@
 // Splits a byte stream into lines, keeping each line's byte offset so that dispatch can cut
-// shards at line boundaries and children can read their shard with a ranged GET. Memory is one
-// chunk plus one partial line, and a line longer than `maxLineBytes` is refused.
+// shards at line boundaries and children can read their shard with a ranged GET. Lines come in
+// batches, one per chunk of the stream, so a reader of millions of lines pays for one await per
+// chunk rather than per line. Memory is one chunk plus one partial line, and a line longer than
+// `maxLineBytes` is refused.
 import { UnrecoverableError } from "../errors.ts";
 
 export interface Line {
@@ -13,22 +15,15 @@ export interface Line {
 
 const NEWLINE = 10;
 
-/** Yields the lines of `stream`, whose first byte sits at `offset` in the object. */
-export async function* readLines(
+/** Yields the lines of `stream` in batches; the stream's first byte sits at `offset` in the object. */
+export async function* readLineBatches(
   stream: ReadableStream<Uint8Array>,
   offset: number,
   maxLineBytes: number,
-): AsyncGenerator<Line> {
+): AsyncGenerator<Line[]> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   let carry = new Uint8Array(0);
   let carryStart = offset;
-  const decode = (bytes: Uint8Array) => {
-    try {
-      return decoder.decode(bytes).replace(/\r$/, "");
-    } catch {
-      throw new UnrecoverableError("InvalidManifestContent", `the line at byte ${carryStart} is not UTF-8`);
-    }
-  };
   const reader = stream.getReader();
   try {
     for (;;) {
@@ -40,23 +35,96 @@ export async function* readLines(
         buf.set(carry);
         buf.set(value, carry.length);
       }
-      let from = 0;
-      for (let nl = buf.indexOf(NEWLINE); nl !== -1; nl = buf.indexOf(NEWLINE, from)) {
-        yield { text: decode(buf.subarray(from, nl)), start: carryStart, end: carryStart + nl - from + 1 };
-        carryStart += nl - from + 1;
-        from = nl + 1;
+      const last = buf.lastIndexOf(NEWLINE);
+      if (last !== -1) {
+        const lines = splitLines(decoder, buf.subarray(0, last + 1), carryStart, maxLineBytes);
+        carryStart += last + 1;
+        yield lines;
       }
-      carry = buf.slice(from);
-      if (carry.length > maxLineBytes) {
-        throw new UnrecoverableError(
-          "InvalidManifestContent",
-          `the line at byte ${carryStart} is over ${maxLineBytes} bytes`,
-        );
-      }
+      carry = buf.slice(last + 1);
+      if (carry.length > maxLineBytes) throw tooLong(carryStart, maxLineBytes);
     }
-    if (carry.length > 0) yield { text: decode(carry), start: carryStart, end: carryStart + carry.length };
+    if (carry.length > 0) {
+      yield splitLines(decoder, carry, carryStart, maxLineBytes);
+    }
   } finally {
     reader.releaseLock();
     await stream.cancel().catch(() => {});
   }
+}
+
+/** Yields the lines of `stream` one by one. */
+export async function* readLines(
+  stream: ReadableStream<Uint8Array>,
+  offset: number,
+  maxLineBytes: number,
+): AsyncGenerator<Line> {
+  for await (const batch of readLineBatches(stream, offset, maxLineBytes)) yield* batch;
+}
+
+const tooLong = (at: number, max: number) =>
+  new UnrecoverableError("InvalidManifestContent", `the line at byte ${at} is over ${max} bytes`);
+
+/**
+ * Decodes `bytes` (whole lines, the last one terminated unless it ends the object) in one call
+ * and splits it. Offsets are byte offsets: for ASCII text they equal string offsets; otherwise
+ * each line's UTF-8 length is counted.
+ */
+function splitLines(decoder: TextDecoder, bytes: Uint8Array, start: number, maxLineBytes: number): Line[] {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    throw new UnrecoverableError(
+      "InvalidManifestContent",
+      `the line at byte ${badLine(bytes, start)} is not UTF-8`,
+    );
+  }
+  const ascii = text.length === bytes.length;
+  const out: Line[] = [];
+  let at = start;
+  let from = 0;
+  while (from < text.length) {
+    let nl = text.indexOf("\n", from);
+    if (nl === -1) nl = text.length;
+    const raw = text.slice(from, nl);
+    const size = (ascii ? raw.length : utf8Length(raw)) + (nl < text.length ? 1 : 0);
+    if (size - 1 > maxLineBytes) throw tooLong(at, maxLineBytes);
+    out.push({ text: raw.endsWith("\r") ? raw.slice(0, -1) : raw, start: at, end: at + size });
+    at += size;
+    from = nl + 1;
+  }
+  return out;
+}
+
+/** The byte offset of the first line in `bytes` that is not valid UTF-8. */
+function badLine(bytes: Uint8Array, start: number): number {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  let from = 0;
+  while (from < bytes.length) {
+    let nl = bytes.indexOf(NEWLINE, from);
+    if (nl === -1) nl = bytes.length;
+    try {
+      strict.decode(bytes.subarray(from, nl));
+    } catch {
+      return start + from;
+    }
+    from = nl + 1;
+  }
+  return start;
+}
+
+/** The UTF-8 length of a well-formed string. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }

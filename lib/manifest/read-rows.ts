@@ -3,9 +3,9 @@
 // child and the merge read one shard's span.
 import type { Context } from "../context.ts";
 import type { ManifestSpec } from "../s3control/create-job-schema.ts";
-import { readLines } from "./lines.ts";
+import { readLineBatches } from "./lines.ts";
 import { type ManifestObject, readManifestRange } from "./location.ts";
-import { manifestFields, numberRows, parseRow, type TaskRow } from "./rows.ts";
+import { type ManifestEntry, manifestFields, parseLines } from "./rows.ts";
 
 /** Longest manifest line accepted: a row is a bucket, a 1,024-byte key encoded, a version ID. */
 const MAX_LINE_BYTES = 16 * 1024;
@@ -17,18 +17,29 @@ export interface ManifestSpan {
   firstRow: number;
 }
 
+/** Yields the span's rows in batches (one per chunk read), numbered from `span.firstRow`. */
+export async function* manifestRowBatches(
+  ctx: Pick<Context, "gateways">,
+  manifest: ManifestObject,
+  spec: ManifestSpec,
+  span: ManifestSpan,
+): AsyncGenerator<ManifestEntry[]> {
+  const fields = manifestFields(spec);
+  const stream = await readManifestRange(ctx, manifest, span.startByte, span.endByte);
+  let next = span.firstRow;
+  for await (const lines of readLineBatches(stream, span.startByte, MAX_LINE_BYTES)) {
+    const entries = parseLines(lines, next, fields);
+    next += entries.length;
+    if (entries.length > 0) yield entries;
+  }
+}
+
+/** Yields the span's rows one by one. */
 export async function* manifestRows(
   ctx: Pick<Context, "gateways">,
   manifest: ManifestObject,
   spec: ManifestSpec,
   span: ManifestSpan,
-): AsyncGenerator<{ row: TaskRow; start: number; end: number }> {
-  const fields = manifestFields(spec);
-  const stream = await readManifestRange(ctx, manifest, span.startByte, span.endByte);
-  for await (const { line, index } of numberRows(
-    readLines(stream, span.startByte, MAX_LINE_BYTES),
-    span.firstRow,
-  )) {
-    yield { row: parseRow(line, index, fields), start: line.start, end: line.end };
-  }
+): AsyncGenerator<ManifestEntry> {
+  for await (const batch of manifestRowBatches(ctx, manifest, spec, span)) yield* batch;
 }

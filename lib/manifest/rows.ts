@@ -3,7 +3,7 @@
 import { UnrecoverableError } from "../errors.ts";
 import type { ManifestSpec } from "../s3control/create-job-schema.ts";
 import { parseCsvLine } from "./csv.ts";
-import type { Line } from "./lines.ts";
+import { type Line, utf8Length } from "./lines.ts";
 
 export interface TaskRow {
   index: number;
@@ -35,35 +35,59 @@ export function parseRow(line: Line, index: number, fields: readonly Field[]): T
   let bucket = "";
   let rawKey = "";
   let versionId: string | undefined;
-  fields.forEach((f, i) => {
-    const cell = cells[i] ?? "";
-    if (f === "Bucket") bucket = cell;
-    else if (f === "Key") rawKey = cell;
-    else if (f === "VersionId") versionId = cell;
-  });
-  if (!BUCKET.test(bucket)) throw invalid(index, "the bucket name is not valid");
-  let key: string;
-  try {
-    key = decodeURIComponent(rawKey);
-  } catch {
-    throw invalid(index, "the key is not URL-encoded correctly");
+  let wantsVersion = false;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
+    if (f === "Bucket") bucket = cells[i] ?? "";
+    else if (f === "Key") rawKey = cells[i] ?? "";
+    else if (f === "VersionId") {
+      wantsVersion = true;
+      versionId = cells[i] || undefined;
+    }
+  }
+  if (bucket !== lastBucket) {
+    if (!BUCKET.test(bucket)) throw invalid(index, "the bucket name is not valid");
+    lastBucket = bucket;
+  }
+  let key = rawKey;
+  if (rawKey.includes("%")) {
+    try {
+      key = decodeURIComponent(rawKey);
+    } catch {
+      throw invalid(index, "the key is not URL-encoded correctly");
+    }
   }
   if (key.length === 0) throw invalid(index, "the key is empty");
-  if (new TextEncoder().encode(key).length > MAX_KEY_BYTES)
+  // Under 342 UTF-16 units a key cannot reach 1,025 UTF-8 bytes.
+  if (key.length > MAX_KEY_BYTES / 3 && utf8Length(key) > MAX_KEY_BYTES)
     throw invalid(index, `the key is over ${MAX_KEY_BYTES} bytes`);
-  if (fields.includes("VersionId") && !versionId)
-    throw invalid(index, "version IDs must be given for all rows or none");
-  return { index, bucket, rawKey, key, ...(versionId ? { versionId } : {}) };
+  if (wantsVersion && !versionId) throw invalid(index, "version IDs must be given for all rows or none");
+  return versionId ? { index, bucket, rawKey, key, versionId } : { index, bucket, rawKey, key };
 }
 
-/** Numbers the non-blank lines of a stream, starting at `firstIndex`. */
-export async function* numberRows(
-  lines: AsyncIterable<Line>,
+/** The bucket name last found valid: most manifests name a few buckets over and over. */
+let lastBucket = "";
+
+export interface ManifestEntry {
+  row: TaskRow;
+  /** Byte offsets of the row's line, terminator included. */
+  start: number;
+  end: number;
+}
+
+const isBlank = (text: string) => text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === "");
+
+/** Parses a batch of lines, skipping blank ones; rows are numbered from `firstIndex`. */
+export function parseLines(
+  lines: readonly Line[],
   firstIndex: number,
-): AsyncGenerator<{ line: Line; index: number }> {
+  fields: readonly Field[],
+): ManifestEntry[] {
+  const out: ManifestEntry[] = [];
   let index = firstIndex;
-  for await (const line of lines) {
-    if (line.text.trim() === "") continue;
-    yield { line, index: index++ };
+  for (const line of lines) {
+    if (isBlank(line.text)) continue;
+    out.push({ row: parseRow(line, index++, fields), start: line.start, end: line.end });
   }
+  return out;
 }

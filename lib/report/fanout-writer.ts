@@ -1,6 +1,7 @@
 // Writes one object to several endpoints at once, from a single pass over its content: text is
 // buffered up to one part, each full part is uploaded to every target in parallel (multipart),
-// and the MD5 of the whole object is computed on the way. Memory is one part per writer.
+// and the MD5 of the whole object is computed on the way. Memory is the part being filled plus
+// at most `queueSize` parts in flight.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -9,7 +10,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { Md5 } from "@smithy/md5-js";
+import { createMD5, type IHasher } from "hash-wasm";
 
 export interface WriteTarget {
   s3: S3Client;
@@ -24,19 +25,22 @@ interface Upload {
 }
 
 const encoder = new TextEncoder();
-const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 export class FanoutWriter {
   private chunks: string[] = [];
   private buffered = 0;
   private uploads: Upload[] | undefined;
-  private readonly md5 = new Md5();
+  private md5: Promise<IHasher> = createMD5();
   private total = 0;
+  /** Parts being uploaded: at most `queueSize`, so memory is bounded whatever the object's size. */
+  private inflight: Promise<void>[] = [];
+  private nextPart = 1;
 
   constructor(
     readonly targets: WriteTarget[],
     readonly partBytes: number,
     readonly contentType = "text/csv",
+    readonly queueSize = 2,
   ) {}
 
   async write(text: string): Promise<void> {
@@ -47,10 +51,9 @@ export class FanoutWriter {
 
   /** Completes the object on every target; returns its size and MD5 (hex). Writes nothing if empty. */
   async finish(): Promise<{ bytes: number; md5: string }> {
-    const body = this.take();
+    const body = await this.take();
     if (!this.uploads) {
       if (body.length > 0) {
-        this.md5.update(body);
         await Promise.all(
           this.targets.map((t) =>
             t.s3.send(
@@ -65,7 +68,9 @@ export class FanoutWriter {
         );
       }
     } else {
-      if (body.length > 0) await this.uploadPart(body);
+      if (body.length > 0) this.startPart(body);
+      await Promise.all(this.inflight);
+      this.inflight = [];
       await Promise.all(
         this.uploads.map((u) =>
           u.target.s3.send(
@@ -73,18 +78,18 @@ export class FanoutWriter {
               Bucket: u.target.bucket,
               Key: u.target.key,
               UploadId: u.uploadId,
-              MultipartUpload: { Parts: u.parts },
+              MultipartUpload: { Parts: [...u.parts].sort((a, b) => a.PartNumber - b.PartNumber) },
             }),
           ),
         ),
       );
     }
-    this.total += body.length;
-    return { bytes: this.total, md5: toHex(await this.md5.digest()) };
+    return { bytes: this.total, md5: (await this.md5).digest("hex") };
   }
 
   /** Aborts any multipart uploads in flight; the bucket's lifecycle rule is the second net. */
   async abort(): Promise<void> {
+    await Promise.allSettled(this.inflight);
     await Promise.allSettled(
       (this.uploads ?? []).map((u) =>
         u.target.s3.send(
@@ -98,15 +103,18 @@ export class FanoutWriter {
     );
   }
 
-  private take(): Uint8Array {
+  /** Takes the buffered text as bytes, adding them to the size and the MD5. */
+  private async take(): Promise<Uint8Array> {
     const body = encoder.encode(this.chunks.join(""));
     this.chunks = [];
     this.buffered = 0;
+    (await this.md5).update(body);
+    this.total += body.length;
     return body;
   }
 
   private async flushPart(): Promise<void> {
-    const body = this.take();
+    const body = await this.take();
     this.uploads ??= await Promise.all(
       this.targets.map(async (target) => {
         const out = await target.s3.send(
@@ -119,16 +127,16 @@ export class FanoutWriter {
         return { target, uploadId: out.UploadId ?? "", parts: [] };
       }),
     );
-    await this.uploadPart(body);
-    this.total += body.length;
+    this.startPart(body);
+    while (this.inflight.length >= this.queueSize) await this.inflight.shift();
   }
 
-  private async uploadPart(body: Uint8Array): Promise<void> {
-    this.md5.update(body);
+  /** Starts uploading one part to every target; the promise joins the bounded queue. */
+  private startPart(body: Uint8Array): void {
     const uploads = this.uploads ?? [];
-    await Promise.all(
+    const PartNumber = this.nextPart++;
+    const done = Promise.all(
       uploads.map(async (u) => {
-        const PartNumber = u.parts.length + 1;
         const out = await u.target.s3.send(
           new UploadPartCommand({
             Bucket: u.target.bucket,
@@ -140,6 +148,8 @@ export class FanoutWriter {
         );
         u.parts.push({ PartNumber, ETag: out.ETag ?? "" });
       }),
-    );
+    ).then(() => undefined);
+    done.catch(() => {}); // awaited later; this only keeps an early failure from going unhandled
+    this.inflight.push(done);
   }
 }

@@ -1,7 +1,7 @@
 // AWS's completion report layout: <Prefix>/job-<JobId>/manifest.json and
 // <Prefix>/job-<JobId>/results/<name>.csv, with rows
 // Bucket,Key,VersionId,TaskStatus,HTTPStatusCode,ErrorCode,ResultMessage (no header).
-import { csvLine } from "../manifest/csv.ts";
+import { csvField } from "../manifest/csv.ts";
 
 export const REPORT_FORMAT = "Report_CSV_20180820";
 export const REPORT_SCHEMA = "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage";
@@ -23,7 +23,7 @@ export const reportKeys = (prefix: string | undefined, jobId: string) => {
 export interface ReportRow {
   bucket: string;
   key: string;
-  versionId?: string;
+  versionId?: string | undefined;
   status: "succeeded" | "failed";
   http: number;
   code: string;
@@ -32,7 +32,7 @@ export interface ReportRow {
 
 /** One report line; HTTPStatusCode comes before ErrorCode, as AWS's real rows have it. */
 export function reportLine(r: ReportRow): string {
-  return csvLine([r.bucket, r.key, r.versionId ?? "", r.status, r.http, r.code, r.message]);
+  return `${csvField(r.bucket)},${csvField(r.key)},${csvField(r.versionId ?? "")},${r.status},${r.http},${csvField(r.code)},${csvField(r.message)}\n`;
 }
 
 export interface ReportManifest {

@@ -1,65 +1,99 @@
 // The merge's core, free of I/O: for each manifest row in order, which endpoints found the object
-// (their valid bitmaps) and what happened there (a k-way merge over each endpoint's succeeded and
-// failed parts, all sorted by row index), folded into exactly one report row.
+// (their valid bitmaps, and the OR of them all) and what happened there (a k-way merge over each
+// endpoint's succeeded and failed parts, all sorted by row index), folded into exactly one
+// report row. Rows come in batches: the cursors read ahead through a batch's last row once, and
+// the batch is then merged without waiting.
 import type { Routing } from "../endpoints/routing.ts";
 import { RetryableError } from "../errors.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import type { ReportRow } from "./layout.ts";
 import type { PartEntry } from "./part-cursor.ts";
 
+export interface RowSet {
+  has(row: number): boolean;
+}
+
+export interface PartReader {
+  readThrough(row: number): Promise<void>;
+  take(row: number): PartEntry | undefined;
+}
+
 /** One endpoint's view of a shard: found rows and the cursors over its outcomes. */
 export interface ChildView {
   endpointId: string;
-  bitmap: { has(row: number): boolean } | undefined;
-  succeeded: { take(row: number): Promise<PartEntry | undefined> };
-  failed: { take(row: number): Promise<PartEntry | undefined> };
+  bitmap: RowSet | undefined;
+  succeeded: PartReader;
+  failed: PartReader;
 }
 
-/** Yields one report row per input row, in input order. `children` are in configured endpoint order. */
+export interface ShardView {
+  /** In configured endpoint order. */
+  children: readonly ChildView[];
+  /** The OR of the children's bitmaps: rows found on some endpoint. */
+  found: RowSet;
+}
+
+/** Yields one batch of report rows per batch of input rows, in input order. */
 export async function* mergeRows(
-  rows: AsyncIterable<TaskRow>,
-  children: readonly ChildView[],
+  batches: AsyncIterable<readonly TaskRow[]>,
+  shard: ShardView,
   routing: Routing,
-): AsyncGenerator<ReportRow> {
-  for await (const row of rows) yield await rowResult(row, children, routing);
+): AsyncGenerator<ReportRow[]> {
+  for await (const rows of batches) {
+    const last = rows.at(-1);
+    if (!last) continue;
+    await Promise.all(
+      shard.children.flatMap((c) => [c.succeeded.readThrough(last.index), c.failed.readThrough(last.index)]),
+    );
+    yield rows.map((row) => rowResult(row, shard, routing));
+  }
 }
 
-async function rowResult(row: TaskRow, children: readonly ChildView[], routing: Routing): Promise<ReportRow> {
-  const base = {
-    bucket: row.bucket,
-    key: row.rawKey,
-    ...(row.versionId ? { versionId: row.versionId } : {}),
-  };
-  const ran: (PartEntry & { endpointId: string; ok: boolean })[] = [];
-  for (const c of children) {
-    if (!c.bitmap?.has(row.index)) continue;
-    const ok = await c.succeeded.take(row.index);
-    const entry = ok ?? (await c.failed.take(row.index));
-    if (!entry)
-      throw new RetryableError(`row ${row.index} is in ${c.endpointId}'s bitmap but in none of its parts`);
-    ran.push({ ...entry, endpointId: c.endpointId, ok: Boolean(ok) });
-  }
-  if (ran.length === 0) {
-    const noBucket = (routing[row.bucket] ?? []).length === 0;
+const NO_BUCKET = "The specified bucket does not exist on any endpoint";
+const NO_KEY = "The specified key does not exist on any endpoint";
+
+function rowResult(row: TaskRow, shard: ShardView, routing: Routing): ReportRow {
+  const { bucket, rawKey: key, versionId } = row;
+  if (!shard.found.has(row.index)) {
+    const noBucket = (routing[bucket] ?? []).length === 0;
     return {
-      ...base,
+      bucket,
+      key,
+      versionId,
       status: "failed",
       http: 404,
       code: noBucket ? "NoSuchBucket" : "NoSuchKey",
-      message: noBucket
-        ? "The specified bucket does not exist on any endpoint"
-        : "The specified key does not exist on any endpoint",
+      message: noBucket ? NO_BUCKET : NO_KEY,
     };
   }
-  const failures = ran.filter((r) => !r.ok);
-  const first = failures[0];
-  if (!first)
-    return { ...base, status: "succeeded", http: 200, code: "", message: ran[0]?.message ?? "Successful" };
+  let success: PartEntry | undefined;
+  let failures: (PartEntry & { endpointId: string })[] | undefined;
+  for (const c of shard.children) {
+    if (!c.bitmap?.has(row.index)) continue;
+    const ok = c.succeeded.take(row.index);
+    if (ok) {
+      success ??= ok;
+      continue;
+    }
+    const failed = c.failed.take(row.index);
+    if (!failed)
+      throw new RetryableError(`row ${row.index} is in ${c.endpointId}'s bitmap but in none of its parts`);
+    failures ??= [];
+    failures.push({ ...failed, endpointId: c.endpointId });
+  }
+  const first = failures?.[0];
+  if (!first) {
+    if (!success)
+      throw new RetryableError(`row ${row.index} is in the OR of the bitmaps but in none of them`);
+    return { bucket, key, versionId, status: "succeeded", http: 200, code: "", message: success.message };
+  }
   return {
-    ...base,
+    bucket,
+    key,
+    versionId,
     status: "failed",
     http: first.http,
     code: first.code,
-    message: failures.map((f) => `endpoint ${f.endpointId}: ${f.message}`).join("; "),
+    message: (failures ?? []).map((f) => `endpoint ${f.endpointId}: ${f.message}`).join("; "),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { numberRows, parseRow } from "../../lib/manifest/rows.ts";
+import { parseLines, parseRow } from "../../lib/manifest/rows.ts";
 
 const line = (text: string) => ({ text, start: 0, end: text.length + 1 });
 
@@ -32,13 +32,13 @@ describe("parseRow", () => {
   });
 });
 
-describe("numberRows", () => {
-  it("numbers non-blank lines only, from the first index", async () => {
-    async function* lines() {
-      for (const t of ["a,1", "", "  ", "b,2"]) yield line(t);
-    }
-    const out: number[] = [];
-    for await (const r of numberRows(lines(), 10)) out.push(r.index);
-    expect(out).toEqual([10, 11]);
+describe("parseLines", () => {
+  it("numbers non-blank lines only, from the first index, keeping byte offsets", () => {
+    const lines = ["pool,a", "", "  ", "pool,b"].map((t, i) => ({ text: t, start: i * 10, end: i * 10 + 9 }));
+    const out = parseLines(lines, 10, ["Bucket", "Key"]);
+    expect(out.map((e) => [e.row.index, e.row.key, e.start])).toEqual([
+      [10, "a", 0],
+      [11, "b", 30],
+    ]);
   });
 });

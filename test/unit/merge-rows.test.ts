@@ -41,8 +41,13 @@ function chunked(text: string, rand: () => number): ReadableStream<Uint8Array> {
   });
 }
 
-async function* each<T>(items: T[]) {
-  yield* items;
+/** The rows in batches of random sizes, as the manifest reader yields them. */
+async function* batches<T>(items: T[], rand: () => number) {
+  for (let i = 0; i < items.length; ) {
+    const n = 1 + Math.floor(rand() * 40);
+    yield items.slice(i, i + n);
+    i += n;
+  }
 }
 
 function shape(seed: number) {
@@ -122,6 +127,8 @@ async function merged(s: ReturnType<typeof shape>): Promise<string[]> {
     const held = new Set(shardRows.flatMap((r) => s.routing[r.bucket] ?? []));
     const children: ChildView[] = [];
     const bitmaps: { dispose(): void }[] = [];
+    const union = newBitmap();
+    bitmaps.push(union);
     for (const e of s.endpoints.filter((x) => held.has(x))) {
       const bitmap = newBitmap();
       let succeeded = "";
@@ -135,15 +142,17 @@ async function merged(s: ReturnType<typeof shape>): Promise<string[]> {
       }
       const portable = deserializeBitmap(serializeBitmap(bitmap));
       bitmap.dispose();
+      union.orInPlace(portable);
       bitmaps.push(portable);
       children.push({
         endpointId: e,
         bitmap: portable,
-        succeeded: await PartCursor.fromStream(succeeded ? chunked(succeeded, s.rand) : undefined),
-        failed: await PartCursor.fromStream(failed ? chunked(failed, s.rand) : undefined),
+        succeeded: PartCursor.fromStream(succeeded ? chunked(succeeded, s.rand) : undefined),
+        failed: PartCursor.fromStream(failed ? chunked(failed, s.rand) : undefined),
       });
     }
-    for await (const row of mergeRows(each(shardRows), children, s.routing)) out.push(reportLine(row));
+    for await (const rows of mergeRows(batches(shardRows, s.rand), { children, found: union }, s.routing))
+      out.push(...rows.map(reportLine));
     for (const b of bitmaps) b.dispose();
   }
   return out;
@@ -167,12 +176,12 @@ describe("merge rows", () => {
     const child: ChildView = {
       endpointId: "e0",
       bitmap,
-      succeeded: await PartCursor.fromStream(undefined),
-      failed: await PartCursor.fromStream(undefined),
+      succeeded: PartCursor.fromStream(undefined),
+      failed: PartCursor.fromStream(undefined),
     };
-    const rows = each([{ index: 0, bucket: "b", key: "k", rawKey: "k" }]);
+    const rows = batches([{ index: 0, bucket: "b", key: "k", rawKey: "k" }], Math.random);
     await expect(async () => {
-      for await (const _ of mergeRows(rows, [child], { b: ["e0"] })) {
+      for await (const _ of mergeRows(rows, { children: [child], found: bitmap }, { b: ["e0"] })) {
         // drain
       }
     }).rejects.toThrow(/in none of its parts/);
