@@ -1,7 +1,8 @@
 // Runs one child: the job's operation on its shard's rows against one endpoint, with bounded
-// concurrency over the endpoint's pooled client. Every `checkpointRows` rows it writes the valid
-// bitmap, the succeeded/failed parts and its state (one conditional write), and checks whether
-// the job is still Active; a redelivered message resumes from the last checkpoint.
+// concurrency over the endpoint's pooled client. Every `checkpointRows` rows it writes its output
+// (valid bitmap + outcome lines, one object) and its state (one conditional write), and checks
+// whether the job is still Active; a redelivered message resumes from the last checkpoint. A
+// settled child leaves a marker whose name carries its final state.
 
 import {
   bitmapsReady,
@@ -16,14 +17,14 @@ import { paths } from "../jobs/paths.ts";
 import type { Plan } from "../jobs/plan.ts";
 import { requeueChild, shouldStepAside } from "../jobs/priority.ts";
 import { jobGet } from "../jobs/store.ts";
-import { csvLine } from "../manifest/csv.ts";
 import { manifestRows } from "../manifest/read-rows.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
 import type { TaskOutcome } from "../operations/types.ts";
 import type { ChildMessage } from "../queue/messages.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
-import { type ChildRef, type ChildState, childSettled } from "./state.ts";
+import { encodeChildOutput, outcomeLine, readChildOutput } from "./output.ts";
+import { type ChildRef, type ChildState, childSettled, markSettled } from "./state.ts";
 
 /** Runs (or resumes) the child named by `msg`; a settled child is left as it is. */
 export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
@@ -47,7 +48,10 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
   }
   const stateKey = paths.childState(ref, ref.endpointId, ref.shard);
   let current = await store.get<ChildState>(stateKey);
-  if (childSettled(current?.value)) return;
+  if (current && childSettled(current.value)) {
+    await markSettled(store, ref, current.value); // a delivery that died before its marker
+    return;
+  }
   if (!current) {
     if (await shouldStepAside(ctx, msg, job.value.priority)) {
       await requeueChild(ctx, msg);
@@ -73,7 +77,11 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
       if (!(err instanceof ConflictError)) throw err;
     }
     current = await store.get<ChildState>(stateKey);
-    if (!current || childSettled(current.value)) return;
+    if (!current) return;
+    if (childSettled(current.value)) {
+      await markSettled(store, ref, current.value);
+      return;
+    }
   }
   let state = current.value;
   let etag = current.etag;
@@ -81,31 +89,21 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
   await bitmapsReady();
   const previous = state.attempt;
   const attempt = crypto.randomUUID().slice(0, 8);
-  const bitmapBytes = previous
-    ? await store.getBytes(paths.childBitmap(ref, ref.endpointId, ref.shard, previous))
+  const stream = previous
+    ? await store.getStream(paths.childOutput(ref, ref.endpointId, ref.shard, previous))
     : undefined;
-  const parts = { succeeded: "", failed: "" };
-  if (previous) {
-    for (const kind of ["succeeded", "failed"] as const) {
-      const got = await store.getBytes(paths.childPart(ref, ref.endpointId, ref.shard, previous, kind));
-      parts[kind] = got ? new TextDecoder().decode(got.body) : "";
-    }
-  }
-  const bitmap = bitmapBytes ? deserializeBitmap(bitmapBytes.body) : newBitmap();
+  const resumed = stream ? await readChildOutput(stream) : undefined;
+  let outcomes = resumed?.outcomes ?? "";
+  const bitmap = resumed ? deserializeBitmap(resumed.bitmap) : newBitmap();
   let stale = previous;
 
   await withBitmap(bitmap, async (valid) => {
     const checkpoint = async (status: ChildState["status"], nextRow: number, counts: Counts) => {
       const { endpointId, shard: n } = ref;
-      await Promise.all([
-        store.putBytes(paths.childBitmap(ref, endpointId, n, attempt), serializeBitmap(valid)),
-        store.putBytes(
-          paths.childPart(ref, endpointId, n, attempt, "succeeded"),
-          parts.succeeded,
-          "text/csv",
-        ),
-        store.putBytes(paths.childPart(ref, endpointId, n, attempt, "failed"), parts.failed, "text/csv"),
-      ]);
+      await store.putBytes(
+        paths.childOutput(ref, endpointId, n, attempt),
+        encodeChildOutput(serializeBitmap(valid), outcomes),
+      );
       const next: ChildState = {
         ...state,
         ...counts,
@@ -117,15 +115,12 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
       // Conflict: another delivery of this message moved the checkpoint; it carries on, we stop.
       etag = await store.replace(stateKey, next, etag);
       state = next;
+      await markSettled(store, ref, next);
       if (stale) {
         // The state now names this attempt: the one it resumed from is garbage.
         const old = stale;
         stale = undefined;
-        await Promise.allSettled([
-          store.delete(paths.childBitmap(ref, endpointId, n, old)),
-          store.delete(paths.childPart(ref, endpointId, n, old, "succeeded")),
-          store.delete(paths.childPart(ref, endpointId, n, old, "failed")),
-        ]);
+        await store.delete(paths.childOutput(ref, endpointId, n, old)).catch(() => {});
       }
     };
 
@@ -160,13 +155,8 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
       if (outcome.kind !== "missing") {
         valid.add(row.index);
         counts.found++;
-        if (outcome.kind === "succeeded") {
-          counts.succeeded++;
-          parts.succeeded += csvLine([row.index, 200, "", outcome.message]);
-        } else {
-          counts.failed++;
-          parts.failed += csvLine([row.index, outcome.http, outcome.code, outcome.message]);
-        }
+        counts[outcome.kind]++;
+        outcomes += outcomeLine(row.index, outcome);
       } else if (soleHolder(row.bucket)) {
         // Its bucket lives only here, so the task has certainly failed (404): progress counts it now.
         counts.missing++;

@@ -16,11 +16,13 @@ export const paths = {
   children: (r: JobRef) => `${jobPrefix(r)}children/`,
   childState: (r: JobRef, endpointId: string, shard: number) =>
     `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}.json`,
-  /** A child's outputs live under its delivery attempt: the state document names the attempt that counts. */
-  childBitmap: (r: JobRef, endpointId: string, shard: number, attempt: string) =>
-    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${attempt}/valid.bitmap`,
-  childPart: (r: JobRef, endpointId: string, shard: number, attempt: string, kind: "succeeded" | "failed") =>
-    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${attempt}/${kind}.csv`,
+  /** A child's output lives under its delivery attempt: the state document names the attempt that counts. */
+  childOutput: (r: JobRef, endpointId: string, shard: number, attempt: string) =>
+    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${attempt}/output`,
+  /** Empty markers of settled children; their names carry the final checkpoint (see children/state.ts). */
+  settled: (r: JobRef) => `${jobPrefix(r)}settled/`,
+  settledMarker: (r: JobRef, endpointId: string, shard: number, facts: string) =>
+    `${jobPrefix(r)}settled/${endpointId}/${shardName(shard)}.${facts}`,
   /** Markers of jobs whose children have not all started, highest priority first in key order. */
   pending: (accountId: string) => `pending/${accountId}/`,
   pendingMarker: (r: JobRef, priority: number) =>

@@ -1,8 +1,7 @@
 // Poll: reconciles a running job with its children. Sums their checkpoints into the job's
 // progress, applies the failure threshold, and once every child has settled moves the job on
 // and enqueues the merge. Safe to run any number of times.
-import type { ChildState } from "../children/state.ts";
-import { childSettled } from "../children/state.ts";
+import { type ChildState, listSettled, type SettledChild } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import type { PollMessage } from "../queue/messages.ts";
 import type { JobRecord } from "./model.ts";
@@ -25,21 +24,24 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
   const plan = await store.get<Plan>(paths.plan(msg));
   if (!plan) return;
 
-  const expected = plan.value.shards.flatMap((s) =>
-    s.endpoints.map((e) => paths.childState(msg, e, s.index)),
+  // Settled children from one listing of their markers; only the others' states are read.
+  const settled = await listSettled(store, msg);
+  const unsettled = plan.value.shards.flatMap((s) =>
+    s.endpoints.filter((e) => !settled.has(`${e}/${s.index}`)).map((e) => paths.childState(msg, e, s.index)),
   );
-  const states = await Promise.all(expected.map(async (key) => (await store.get<ChildState>(key))?.value));
+  const running = await Promise.all(unsettled.map(async (key) => (await store.get<ChildState>(key))?.value));
+  const states = [...settled.values(), ...running];
   const succeeded = sum(states, (s) => s.succeeded);
-  const failed = sum(states, (s) => s.failed + (s.missing ?? 0));
+  const failed = sum(states, (s) => s.failed + s.missing);
   const total = plan.value.totalRows;
   const progress = {
     total,
     succeeded: Math.min(succeeded, total),
     failed: Math.min(failed, total - Math.min(succeeded, total)),
   };
-  const settled = states.every(childSettled);
+  const allSettled = unsettled.length === 0;
   // Every child has started (or the job stopped running): it no longer holds back lower priorities.
-  if (states.every(Boolean) || job.value.status !== "Active")
+  if (running.every(Boolean) || job.value.status !== "Active")
     await pendingClear(ctx, msg, job.value.priority);
 
   let status = job.value.status;
@@ -66,7 +68,7 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
     );
   }
 
-  if (settled) {
+  if (allSettled) {
     if (status === "Active") await jobMarkCompleting(store, msg);
     await ctx.queue.send({ v: 1, type: "merge", accountId: msg.accountId, jobId: msg.jobId });
     return;
@@ -79,6 +81,8 @@ export function failureThresholdExceeded(succeeded: number, failed: number): boo
   return ran >= FAILURE_MIN_TASKS && failed / ran > FAILURE_RATE;
 }
 
-function sum(states: (ChildState | undefined)[], f: (s: ChildState) => number): number {
+type Counts = Pick<ChildState, "succeeded" | "failed" | "missing">;
+
+function sum(states: (Counts | undefined)[], f: (s: Counts) => number): number {
   return states.reduce((n, s) => n + (s ? f(s) : 0), 0);
 }

@@ -1,7 +1,7 @@
 // Writes one object to several endpoints at once, from a single pass over its content: text is
-// buffered up to one part, each full part is uploaded to every target in parallel (multipart),
-// and the MD5 of the whole object is computed on the way. Memory is the part being filled plus
-// at most `queueSize` parts in flight.
+// encoded straight into a part buffer, each full part is uploaded to every target in parallel
+// (multipart), and the MD5 of the whole object is computed on the way. Memory is a fixed pool of
+// part buffers: the one being filled plus at most `queueSize` in flight, reused part after part.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -25,10 +25,13 @@ interface Upload {
 }
 
 const encoder = new TextEncoder();
+/** Room past `partBytes` in each buffer, so that a line never has to be split across parts. */
+const MARGIN = 1024 * 1024;
 
 export class FanoutWriter {
-  private chunks: string[] = [];
-  private buffered = 0;
+  private buffer: Uint8Array;
+  private used = 0;
+  private readonly spare: Uint8Array[] = [];
   private uploads: Upload[] | undefined;
   private md5: Promise<IHasher> = createMD5();
   private total = 0;
@@ -41,12 +44,24 @@ export class FanoutWriter {
     readonly partBytes: number,
     readonly contentType = "text/csv",
     readonly queueSize = 2,
-  ) {}
+  ) {
+    this.buffer = new Uint8Array(partBytes + MARGIN);
+  }
 
+  /** Appends `text` when the current part has room for it, without waiting; false otherwise. */
+  tryAppend(text: string): boolean {
+    if (this.used >= this.partBytes) return false;
+    const { read, written } = encoder.encodeInto(text, this.buffer.subarray(this.used));
+    if (read < text.length) return false;
+    this.used += written;
+    return true;
+  }
+
+  /** Appends `text`, first sending the current part when it is full. */
   async write(text: string): Promise<void> {
-    this.chunks.push(text);
-    this.buffered += text.length; // UTF-16 units: a lower bound of the bytes, enough to decide a flush
-    if (this.buffered >= this.partBytes) await this.flushPart();
+    if (this.tryAppend(text)) return;
+    await this.flushPart();
+    if (!this.tryAppend(text)) throw new Error(`a report line over ${MARGIN} bytes`);
   }
 
   /** Completes the object on every target; returns its size and MD5 (hex). Writes nothing if empty. */
@@ -103,13 +118,13 @@ export class FanoutWriter {
     );
   }
 
-  /** Takes the buffered text as bytes, adding them to the size and the MD5. */
+  /** Takes the filled part of the buffer, adding it to the size and the MD5; a fresh buffer follows. */
   private async take(): Promise<Uint8Array> {
-    const body = encoder.encode(this.chunks.join(""));
-    this.chunks = [];
-    this.buffered = 0;
+    const body = this.buffer.subarray(0, this.used);
     (await this.md5).update(body);
     this.total += body.length;
+    this.buffer = this.spare.pop() ?? new Uint8Array(this.partBytes + MARGIN);
+    this.used = 0;
     return body;
   }
 
@@ -131,7 +146,7 @@ export class FanoutWriter {
     while (this.inflight.length >= this.queueSize) await this.inflight.shift();
   }
 
-  /** Starts uploading one part to every target; the promise joins the bounded queue. */
+  /** Starts uploading one part to every target; its buffer returns to the pool when all are done. */
   private startPart(body: Uint8Array): void {
     const uploads = this.uploads ?? [];
     const PartNumber = this.nextPart++;
@@ -148,7 +163,9 @@ export class FanoutWriter {
         );
         u.parts.push({ PartNumber, ETag: out.ETag ?? "" });
       }),
-    ).then(() => undefined);
+    ).then(() => {
+      this.spare.push(new Uint8Array(body.buffer));
+    });
     done.catch(() => {}); // awaited later; this only keeps an early failure from going unhandled
     this.inflight.push(done);
   }

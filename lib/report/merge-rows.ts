@@ -1,13 +1,13 @@
 // The merge's core, free of I/O: for each manifest row in order, which endpoints found the object
-// (their valid bitmaps, and the OR of them all) and what happened there (a k-way merge over each
-// endpoint's succeeded and failed parts, all sorted by row index), folded into exactly one
-// report row. Rows come in batches: the cursors read ahead through a batch's last row once, and
+// (their valid bitmaps, and the OR of them all) and what happened there (a k-way merge over the
+// endpoints' outcome lines, each sorted by row index), folded into exactly one report row. Rows come in batches: the cursors read ahead through a batch's last row once, and
 // the batch is then merged without waiting.
+
+import { DEFAULT_SUCCESS, type OutcomeEntry } from "../children/output.ts";
 import type { Routing } from "../endpoints/routing.ts";
 import { RetryableError } from "../errors.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import type { ReportRow } from "./layout.ts";
-import type { PartEntry } from "./part-cursor.ts";
 
 export interface RowSet {
   has(row: number): boolean;
@@ -15,15 +15,15 @@ export interface RowSet {
 
 export interface PartReader {
   readThrough(row: number): Promise<void>;
-  take(row: number): PartEntry | undefined;
+  take(row: number): OutcomeEntry | undefined;
 }
 
 /** One endpoint's view of a shard: found rows and the cursors over its outcomes. */
 export interface ChildView {
   endpointId: string;
   bitmap: RowSet | undefined;
-  succeeded: PartReader;
-  failed: PartReader;
+  /** Outcome lines: failures, and successes with a message of their own. */
+  outcomes: PartReader;
 }
 
 export interface ShardView {
@@ -42,9 +42,7 @@ export async function* mergeRows(
   for await (const rows of batches) {
     const last = rows.at(-1);
     if (!last) continue;
-    await Promise.all(
-      shard.children.flatMap((c) => [c.succeeded.readThrough(last.index), c.failed.readThrough(last.index)]),
-    );
+    await Promise.all(shard.children.map((c) => c.outcomes.readThrough(last.index)));
     yield rows.map((row) => rowResult(row, shard, routing));
   }
 }
@@ -66,26 +64,23 @@ function rowResult(row: TaskRow, shard: ShardView, routing: Routing): ReportRow 
       message: noBucket ? NO_BUCKET : NO_KEY,
     };
   }
-  let success: PartEntry | undefined;
-  let failures: (PartEntry & { endpointId: string })[] | undefined;
+  let message: string | undefined;
+  let failures: (OutcomeEntry & { endpointId: string })[] | undefined;
   for (const c of shard.children) {
     if (!c.bitmap?.has(row.index)) continue;
-    const ok = c.succeeded.take(row.index);
-    if (ok) {
-      success ??= ok;
+    const entry = c.outcomes.take(row.index);
+    if (!entry || entry.http === 200) {
+      message ??= entry?.message ?? DEFAULT_SUCCESS;
       continue;
     }
-    const failed = c.failed.take(row.index);
-    if (!failed)
-      throw new RetryableError(`row ${row.index} is in ${c.endpointId}'s bitmap but in none of its parts`);
     failures ??= [];
-    failures.push({ ...failed, endpointId: c.endpointId });
+    failures.push({ ...entry, endpointId: c.endpointId });
   }
   const first = failures?.[0];
   if (!first) {
-    if (!success)
+    if (message === undefined)
       throw new RetryableError(`row ${row.index} is in the OR of the bitmaps but in none of them`);
-    return { bucket, key, versionId, status: "succeeded", http: 200, code: "", message: success.message };
+    return { bucket, key, versionId, status: "succeeded", http: 200, code: "", message };
   }
   return {
     bucket,

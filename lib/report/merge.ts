@@ -11,7 +11,8 @@ import {
   type RoaringBitmap32,
   withBitmap,
 } from "../bitmap/valid-bitmap.ts";
-import type { ChildState } from "../children/state.ts";
+import { openChildOutput } from "../children/output.ts";
+import { listSettled, type SettledChild } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import { RetryableError } from "../errors.ts";
 import type { JobRecord, JobStatus } from "../jobs/model.ts";
@@ -79,16 +80,13 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
   const counts = { succeeded: 0, failed: 0 };
   try {
     for await (const rows of reportRows(ctx, msg, job.value, plan)) {
-      let succeeded = "";
-      let failed = "";
       for (const row of rows) {
         counts[row.status]++;
-        if (row.status === "succeeded") {
-          if (writers.succeeded) succeeded += reportLine(row);
-        } else if (writers.failed) failed += reportLine(row);
+        const writer = writers[row.status];
+        if (!writer) continue;
+        const line = reportLine(row);
+        if (!writer.tryAppend(line)) await writer.write(line);
       }
-      if (succeeded) await writers.succeeded?.write(succeeded);
-      if (failed) await writers.failed?.write(failed);
     }
     const results: ReportManifest["Results"] = [];
     for (const status of ["succeeded", "failed"] as const) {
@@ -135,7 +133,7 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
 
 /**
  * The report rows, in batches, in manifest order: one pass over the manifest, shard by shard,
- * with the next shard's bitmaps fetched while the current one merges.
+ * with the next shards' bitmaps fetched while the current one merges.
  */
 async function* reportRows(
   ctx: Context,
@@ -147,8 +145,19 @@ async function* reportRows(
   const last = plan.shards.at(-1);
   if (!first || !last) return;
   const span = { startByte: first.startByte, endByte: last.endByte, firstRow: first.firstRow };
+  // Shards are loaded ahead, PREFETCH at a time: each load is a few small reads, and their
+  // latency, not their size, is what a shard costs.
+  const settled = await listSettled(ctx.store, ref);
   let next = 0;
-  let loading: Promise<LoadedShard> | undefined = loadShard(ctx, ref, first);
+  const loading: Promise<LoadedShard>[] = [];
+  const fill = () => {
+    while (loading.length < PREFETCH && next < plan.shards.length) {
+      const load = loadShard(ctx, ref, plan.shards[next++] as Shard, settled);
+      load.catch(() => {}); // awaited in turn; an early failure must not go unhandled
+      loading.push(load);
+    }
+  };
+  fill();
   let current: LoadedShard | undefined;
   try {
     for await (const entries of manifestRowBatches(ctx, plan.manifest, job.request.Manifest, span)) {
@@ -158,11 +167,10 @@ async function* reportRows(
         while (!current || index >= current.end) {
           await current?.close();
           current = undefined;
-          const shard = plan.shards[next++];
-          if (!shard || !loading) throw new RetryableError(`row ${index} lies past the plan's last shard`);
-          current = await loading;
-          const after = plan.shards[next];
-          loading = after ? loadShard(ctx, ref, after) : undefined;
+          const load = loading.shift();
+          if (!load) throw new RetryableError(`row ${index} lies past the plan's last shard`);
+          current = await load;
+          fill();
         }
         // The rows of this batch in the current shard; rows at or past its limit never ran.
         const batch: TaskRow[] = [];
@@ -177,9 +185,11 @@ async function* reportRows(
     }
   } finally {
     await current?.close();
-    await loading?.then((l) => l.close()).catch(() => {});
+    await Promise.all(loading.map((l) => l.then((s) => s.close()).catch(() => {})));
   }
 }
+
+const PREFETCH = 8;
 
 async function* once<T>(item: T): AsyncGenerator<T> {
   yield item;
@@ -194,48 +204,51 @@ interface LoadedShard {
   close(): Promise<void>;
 }
 
-/** Reads a shard's child states and bitmaps, ORs the bitmaps, and opens the part cursors. */
-async function loadShard(ctx: Context, ref: JobRef, shard: Shard): Promise<LoadedShard> {
+/**
+ * Opens a shard's child outputs (one object per child that found anything), ORs their bitmaps,
+ * and leaves their outcome lines as cursors. `settled` is the listing of the children's markers.
+ */
+async function loadShard(
+  ctx: Context,
+  ref: JobRef,
+  shard: Shard,
+  settled: Map<string, SettledChild>,
+): Promise<LoadedShard> {
   const end = shard.firstRow + shard.rowCount;
   const children = await Promise.all(
     shard.endpoints.map(async (endpointId) => {
-      const state = (await ctx.store.get<ChildState>(paths.childState(ref, endpointId, shard.index)))?.value;
-      const attempt = state?.attempt;
-      const bytes = attempt
-        ? await ctx.store.getBytes(paths.childBitmap(ref, endpointId, shard.index, attempt))
-        : undefined;
-      const part = (kind: "succeeded" | "failed") =>
-        attempt
-          ? PartCursor.open(ctx.store, paths.childPart(ref, endpointId, shard.index, attempt, kind))
-          : PartCursor.empty();
-      return { endpointId, state, bytes, succeeded: await part("succeeded"), failed: await part("failed") };
+      const state = settled.get(`${endpointId}/${shard.index}`);
+      if (!state) throw new RetryableError(`child ${endpointId}/${shard.index} has not settled`);
+      const stream =
+        state.found > 0
+          ? await ctx.store.getStream(paths.childOutput(ref, endpointId, shard.index, state.attempt))
+          : undefined;
+      if (state.found > 0 && !stream)
+        throw new RetryableError(`the output of child ${endpointId}/${shard.index} is missing`);
+      const output = stream ? await openChildOutput(stream) : undefined;
+      return { endpointId, state, output, outcomes: new PartCursor(output?.outcomes) };
     }),
   );
   const union = newBitmap();
   const views: ChildView[] = [];
   try {
     for (const c of children) {
-      if (!c.bytes) {
-        views.push({ endpointId: c.endpointId, bitmap: undefined, succeeded: c.succeeded, failed: c.failed });
-        continue;
-      }
-      const found = await withBitmap(deserializeBitmap(c.bytes.body), (b) => {
-        union.orInPlace(b);
-        return RowFlags.of(b, shard.firstRow, shard.rowCount);
-      });
-      views.push({ endpointId: c.endpointId, bitmap: found, succeeded: c.succeeded, failed: c.failed });
+      const found = c.output
+        ? await withBitmap(deserializeBitmap(c.output.bitmap), (b) => {
+            union.orInPlace(b);
+            return RowFlags.of(b, shard.firstRow, shard.rowCount);
+          })
+        : undefined;
+      views.push({ endpointId: c.endpointId, bitmap: found, outcomes: c.outcomes });
     }
     const found = RowFlags.of(union, shard.firstRow, shard.rowCount);
-    const limit = Math.min(
-      end,
-      ...children.map((c) => (c.state?.status === "done" ? end : (c.state?.nextRow ?? shard.firstRow))),
-    );
+    const limit = Math.min(end, ...children.map((c) => (c.state.status === "done" ? end : c.state.nextRow)));
     return {
       view: { children: views, found },
       end,
       limit,
       close: async () => {
-        await Promise.all(children.flatMap((c) => [c.succeeded.close(), c.failed.close()]));
+        await Promise.all(children.map((c) => c.outcomes.close()));
       },
     };
   } finally {

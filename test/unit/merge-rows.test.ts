@@ -1,6 +1,7 @@
 // The merge against a brute-force reference on randomized shapes: 1-5 endpoints, 1-50 shards,
-// objects on several endpoints, missing rows and buckets, failures with awkward messages. Child
-// outputs are real roaring bitmaps (portable round trip) and real part files read in random chunks.
+// objects on several endpoints, missing rows and buckets, failures and successes with awkward
+// messages. Child outputs are real output objects (portable roaring bitmap + outcome lines) read
+// back in random chunks.
 import { describe, expect, it } from "vitest";
 import {
   bitmapsReady,
@@ -8,7 +9,7 @@ import {
   newBitmap,
   serializeBitmap,
 } from "../../lib/bitmap/valid-bitmap.ts";
-import { csvLine } from "../../lib/manifest/csv.ts";
+import { encodeChildOutput, openChildOutput, outcomeLine } from "../../lib/children/output.ts";
 import type { TaskRow } from "../../lib/manifest/rows.ts";
 import { reportLine } from "../../lib/report/layout.ts";
 import { type ChildView, mergeRows } from "../../lib/report/merge-rows.ts";
@@ -25,10 +26,9 @@ function rng(seed: number) {
   };
 }
 
-type Outcome = { ok: true } | { ok: false; http: number; code: string; message: string };
+type Outcome = { ok: true; message: string } | { ok: false; http: number; code: string; message: string };
 
-function chunked(text: string, rand: () => number): ReadableStream<Uint8Array> {
-  const bytes = new TextEncoder().encode(text);
+function chunked(bytes: Uint8Array, rand: () => number): ReadableStream<Uint8Array> {
   return new ReadableStream({
     start(c) {
       for (let i = 0; i < bytes.length; ) {
@@ -69,7 +69,7 @@ function shape(seed: number) {
       truth.set(
         `${index}/${e}`,
         rand() < 0.7
-          ? { ok: true }
+          ? { ok: true, message: rand() < 0.8 ? "Successful" : pick(["crc32=AAAA", 'sum "x", 1']) }
           : {
               ok: false,
               http: pick([403, 409, 500]),
@@ -108,7 +108,13 @@ function reference(s: ReturnType<typeof shape>): string[] {
     const failed = ran.filter((r) => !r.o.ok) as { e: string; o: Extract<Outcome, { ok: false }> }[];
     const first = failed[0];
     if (!first)
-      return reportLine({ ...base, status: "succeeded", http: 200, code: "", message: "Successful" });
+      return reportLine({
+        ...base,
+        status: "succeeded",
+        http: 200,
+        code: "",
+        message: ran.find((r) => r.o.ok)?.o.message ?? "",
+      });
     return reportLine({
       ...base,
       status: "failed",
@@ -131,25 +137,24 @@ async function merged(s: ReturnType<typeof shape>): Promise<string[]> {
     bitmaps.push(union);
     for (const e of s.endpoints.filter((x) => held.has(x))) {
       const bitmap = newBitmap();
-      let succeeded = "";
-      let failed = "";
+      let outcomes = "";
       for (const r of shardRows) {
         const o = s.truth.get(`${r.index}/${e}`);
         if (!o) continue;
         bitmap.add(r.index);
-        if (o.ok) succeeded += csvLine([r.index, 200, "", "Successful"]);
-        else failed += csvLine([r.index, o.http, o.code, o.message]);
+        outcomes += outcomeLine(
+          r.index,
+          o.ok ? { kind: "succeeded", message: o.message } : { kind: "failed", ...o },
+        );
       }
-      const portable = deserializeBitmap(serializeBitmap(bitmap));
+      // The child's real output object, read back in random chunks.
+      const bytes = encodeChildOutput(serializeBitmap(bitmap), outcomes);
       bitmap.dispose();
+      const output = await openChildOutput(chunked(bytes, s.rand));
+      const portable = deserializeBitmap(output.bitmap);
       union.orInPlace(portable);
       bitmaps.push(portable);
-      children.push({
-        endpointId: e,
-        bitmap: portable,
-        succeeded: PartCursor.fromStream(succeeded ? chunked(succeeded, s.rand) : undefined),
-        failed: PartCursor.fromStream(failed ? chunked(failed, s.rand) : undefined),
-      });
+      children.push({ endpointId: e, bitmap: portable, outcomes: new PartCursor(output.outcomes) });
     }
     for await (const rows of mergeRows(batches(shardRows, s.rand), { children, found: union }, s.routing))
       out.push(...rows.map(reportLine));
@@ -169,22 +174,17 @@ describe("merge rows", () => {
     }
   });
 
-  it("refuses a child whose bitmap names a row none of its parts has", async () => {
+  it("refuses a row that is in the OR of the bitmaps but in no child's bitmap", async () => {
     await bitmapsReady();
-    const bitmap = newBitmap();
-    bitmap.add(0);
-    const child: ChildView = {
-      endpointId: "e0",
-      bitmap,
-      succeeded: PartCursor.fromStream(undefined),
-      failed: PartCursor.fromStream(undefined),
-    };
+    const union = newBitmap();
+    union.add(0);
+    const child: ChildView = { endpointId: "e0", bitmap: undefined, outcomes: PartCursor.empty() };
     const rows = batches([{ index: 0, bucket: "b", key: "k", rawKey: "k" }], Math.random);
     await expect(async () => {
-      for await (const _ of mergeRows(rows, { children: [child], found: bitmap }, { b: ["e0"] })) {
+      for await (const _ of mergeRows(rows, { children: [child], found: union }, { b: ["e0"] })) {
         // drain
       }
-    }).rejects.toThrow(/in none of its parts/);
-    bitmap.dispose();
+    }).rejects.toThrow(/in none of them/);
+    union.dispose();
   });
 });
