@@ -5,7 +5,7 @@ import type { Context } from "../context.ts";
 import type { ManifestSpec } from "../s3control/create-job-schema.ts";
 import { readLineBatches } from "./lines.ts";
 import { type ManifestObject, readManifestRange } from "./location.ts";
-import { type ManifestEntry, manifestFields, parseLines } from "./rows.ts";
+import { type EchoRow, echoLines, type ManifestEntry, manifestFields, parseLines } from "./rows.ts";
 
 /** Longest manifest line accepted: a row is a bucket, a 1,024-byte key encoded, a version ID. */
 const MAX_LINE_BYTES = 16 * 1024;
@@ -42,4 +42,21 @@ export async function* manifestRows(
   span: ManifestSpan,
 ): AsyncGenerator<ManifestEntry> {
   for await (const batch of manifestRowBatches(ctx, manifest, spec, span)) yield* batch;
+}
+
+/** The span's rows as the merge needs them: number and echo (see `echoLines`). */
+export async function* echoRowBatches(
+  ctx: Pick<Context, "gateways">,
+  manifest: ManifestObject,
+  spec: ManifestSpec,
+  span: ManifestSpan,
+): AsyncGenerator<EchoRow[]> {
+  const fields = manifestFields(spec);
+  const stream = await readManifestRange(ctx, manifest, span.startByte, span.endByte);
+  let next = span.firstRow;
+  for await (const lines of readLineBatches(stream, span.startByte, MAX_LINE_BYTES)) {
+    const rows = echoLines(lines, next, fields);
+    next += rows.length;
+    if (rows.length > 0) yield rows;
+  }
 }

@@ -2,7 +2,7 @@
 // keys URL-encoded. Each non-blank line is one task; its index is the task's row number.
 import { UnrecoverableError } from "../errors.ts";
 import type { ManifestSpec } from "../s3control/create-job-schema.ts";
-import { parseCsvLine } from "./csv.ts";
+import { csvField, parseCsvLine } from "./csv.ts";
 import { type Line, utf8Length } from "./lines.ts";
 
 export interface TaskRow {
@@ -88,6 +88,39 @@ export function parseLines(
   for (const line of lines) {
     if (isBlank(line.text)) continue;
     out.push({ row: parseRow(line, index++, fields), start: line.start, end: line.end });
+  }
+  return out;
+}
+
+/** A manifest row as the merge needs it: its number and its first three report columns. */
+export interface EchoRow {
+  index: number;
+  /** `Bucket,Key,VersionId` as the report writes them (CSV-quoted where needed). */
+  echo: string;
+}
+
+/** A row's first three report columns, `Bucket,Key,VersionId`, CSV-quoted where needed. */
+export const echoOf = (row: TaskRow) =>
+  `${row.bucket},${csvField(row.rawKey)},${row.versionId ? csvField(row.versionId) : ""}`;
+
+/**
+ * Numbers a batch of lines and gives each row's echo, as `parseLines` would and `echoOf` after it.
+ * Dispatch has validated every row of the manifest (pinned by its ETag), so a plain line of a
+ * `Bucket,Key[,VersionId]` manifest is echoed as it is; any other goes through the parser.
+ */
+export function echoLines(lines: readonly Line[], firstIndex: number, fields: readonly Field[]): EchoRow[] {
+  const plain =
+    fields[0] === "Bucket" &&
+    fields[1] === "Key" &&
+    (fields.length === 2 || (fields.length === 3 && fields[2] === "VersionId"));
+  const noVersion = fields.length === 2 ? "," : "";
+  const out: EchoRow[] = [];
+  let index = firstIndex;
+  for (const line of lines) {
+    if (isBlank(line.text)) continue;
+    const echo =
+      plain && !line.text.includes('"') ? line.text + noVersion : echoOf(parseRow(line, index, fields));
+    out.push({ index: index++, echo });
   }
   return out;
 }

@@ -58,10 +58,22 @@ export class FanoutWriter {
   }
 
   /** Appends `text`, first sending the current part when it is full. */
+  /** Appends `text` (whole lines), sending full parts on the way. */
   async write(text: string): Promise<void> {
     if (this.tryAppend(text)) return;
-    await this.flushPart();
-    if (!this.tryAppend(text)) throw new Error(`a report line over ${MARGIN} bytes`);
+    // No room for all of it: line by line, a part boundary falling between two lines.
+    for (let from = 0; from < text.length; ) {
+      const nl = text.indexOf("\n", from);
+      const to = nl === -1 ? text.length : nl + 1;
+      const line = text.slice(from, to);
+      if (!this.tryAppend(line)) {
+        // Only a full part is sent: a line never outgrows the margin left past partBytes.
+        if (this.used < this.partBytes) throw new Error(`a report line over ${MARGIN} bytes`);
+        await this.flushPart();
+        if (!this.tryAppend(line)) throw new Error(`a report line over ${MARGIN} bytes`);
+      }
+      from = to;
+    }
   }
 
   /** Completes the object on every target; returns its size and MD5 (hex). Writes nothing if empty. */

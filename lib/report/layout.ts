@@ -32,7 +32,9 @@ export interface ReportRow {
 
 /** One report line; HTTPStatusCode comes before ErrorCode, as AWS's real rows have it. */
 export function reportLine(r: ReportRow): string {
-  return `${csvField(r.bucket)},${csvField(r.key)},${csvField(r.versionId ?? "")},${r.status},${r.http},${csvField(r.code)},${csvField(r.message)}\n`;
+  // Bucket names and statuses never need quoting.
+  const message = r.message === "Successful" ? r.message : csvField(r.message);
+  return `${r.bucket},${csvField(r.key)},${r.versionId ? csvField(r.versionId) : ""},${r.status},${r.http},${csvField(r.code)},${message}\n`;
 }
 
 export interface ReportManifest {

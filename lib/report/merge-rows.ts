@@ -6,8 +6,8 @@
 import { DEFAULT_SUCCESS, type OutcomeEntry } from "../children/output.ts";
 import type { Routing } from "../endpoints/routing.ts";
 import { RetryableError } from "../errors.ts";
-import type { TaskRow } from "../manifest/rows.ts";
-import type { ReportRow } from "./layout.ts";
+import { csvField } from "../manifest/csv.ts";
+import type { EchoRow } from "../manifest/rows.ts";
 
 export interface RowSet {
   has(row: number): boolean;
@@ -33,36 +33,41 @@ export interface ShardView {
   found: RowSet;
 }
 
-/** Yields one batch of report rows per batch of input rows, in input order. */
+/** One batch's report text, per results file, in input order. */
+export interface MergedBatch {
+  succeeded: string;
+  failed: string;
+  succeededRows: number;
+  failedRows: number;
+}
+
+/** Yields the report text of each batch of input rows. */
 export async function* mergeRows(
-  batches: AsyncIterable<readonly TaskRow[]>,
+  batches: AsyncIterable<readonly EchoRow[]>,
   shard: ShardView,
   routing: Routing,
-): AsyncGenerator<ReportRow[]> {
+): AsyncGenerator<MergedBatch> {
   for await (const rows of batches) {
     const last = rows.at(-1);
     if (!last) continue;
     await Promise.all(shard.children.map((c) => c.outcomes.readThrough(last.index)));
-    yield rows.map((row) => rowResult(row, shard, routing));
+    const out: MergedBatch = { succeeded: "", failed: "", succeededRows: 0, failedRows: 0 };
+    for (const row of rows) mergeRow(row, shard, routing, out);
+    yield out;
   }
 }
 
-const NO_BUCKET = "The specified bucket does not exist on any endpoint";
-const NO_KEY = "The specified key does not exist on any endpoint";
+const NO_BUCKET = `failed,404,NoSuchBucket,The specified bucket does not exist on any endpoint\n`;
+const NO_KEY = `failed,404,NoSuchKey,The specified key does not exist on any endpoint\n`;
 
-function rowResult(row: TaskRow, shard: ShardView, routing: Routing): ReportRow {
-  const { bucket, rawKey: key, versionId } = row;
+/** Appends the row's report line to `out`. */
+function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedBatch): void {
   if (!shard.found.has(row.index)) {
-    const noBucket = (routing[bucket] ?? []).length === 0;
-    return {
-      bucket,
-      key,
-      versionId,
-      status: "failed",
-      http: 404,
-      code: noBucket ? "NoSuchBucket" : "NoSuchKey",
-      message: noBucket ? NO_BUCKET : NO_KEY,
-    };
+    // Bucket names hold no comma, so the echo's first field is the bucket as it is.
+    const bucket = row.echo.slice(0, row.echo.indexOf(","));
+    out.failed += `${row.echo},${(routing[bucket] ?? []).length === 0 ? NO_BUCKET : NO_KEY}`;
+    out.failedRows++;
+    return;
   }
   let message: string | undefined;
   let failures: (OutcomeEntry & { endpointId: string })[] | undefined;
@@ -80,15 +85,11 @@ function rowResult(row: TaskRow, shard: ShardView, routing: Routing): ReportRow 
   if (!first) {
     if (message === undefined)
       throw new RetryableError(`row ${row.index} is in the OR of the bitmaps but in none of them`);
-    return { bucket, key, versionId, status: "succeeded", http: 200, code: "", message };
+    out.succeeded += `${row.echo},succeeded,200,,${message === DEFAULT_SUCCESS ? message : csvField(message)}\n`;
+    out.succeededRows++;
+    return;
   }
-  return {
-    bucket,
-    key,
-    versionId,
-    status: "failed",
-    http: first.http,
-    code: first.code,
-    message: (failures ?? []).map((f) => `endpoint ${f.endpointId}: ${f.message}`).join("; "),
-  };
+  const text = (failures ?? []).map((f) => `endpoint ${f.endpointId}: ${f.message}`).join("; ");
+  out.failed += `${row.echo},failed,${first.http},${csvField(first.code)},${csvField(text)}\n`;
+  out.failedRows++;
 }

@@ -22,19 +22,12 @@ import { pendingClear } from "../jobs/priority.ts";
 import { jobGet } from "../jobs/store.ts";
 import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
 import { bucketOfArn } from "../manifest/location.ts";
-import { manifestRowBatches } from "../manifest/read-rows.ts";
-import type { ManifestEntry, TaskRow } from "../manifest/rows.ts";
+import { echoRowBatches } from "../manifest/read-rows.ts";
+import type { EchoRow } from "../manifest/rows.ts";
 import type { MergeMessage } from "../queue/messages.ts";
 import { FanoutWriter } from "./fanout-writer.ts";
-import {
-  REPORT_FORMAT,
-  REPORT_SCHEMA,
-  type ReportManifest,
-  type ReportRow,
-  reportKeys,
-  reportLine,
-} from "./layout.ts";
-import { type ChildView, mergeRows, type RowSet, type ShardView } from "./merge-rows.ts";
+import { REPORT_FORMAT, REPORT_SCHEMA, type ReportManifest, reportKeys } from "./layout.ts";
+import { type ChildView, type MergedBatch, mergeRows, type RowSet, type ShardView } from "./merge-rows.ts";
 import { abortOpenUploads } from "./orphan-uploads.ts";
 import { PartCursor } from "./part-cursor.ts";
 
@@ -80,13 +73,10 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
   const counts = { succeeded: 0, failed: 0 };
   try {
     for await (const rows of reportRows(ctx, msg, job.value, plan)) {
-      for (const row of rows) {
-        counts[row.status]++;
-        const writer = writers[row.status];
-        if (!writer) continue;
-        const line = reportLine(row);
-        if (!writer.tryAppend(line)) await writer.write(line);
-      }
+      counts.succeeded += rows.succeededRows;
+      counts.failed += rows.failedRows;
+      if (rows.succeeded) await writers.succeeded?.write(rows.succeeded);
+      if (rows.failed) await writers.failed?.write(rows.failed);
     }
     const results: ReportManifest["Results"] = [];
     for (const status of ["succeeded", "failed"] as const) {
@@ -140,7 +130,7 @@ async function* reportRows(
   ref: JobRef,
   job: JobRecord,
   plan: Plan,
-): AsyncGenerator<ReportRow[]> {
+): AsyncGenerator<MergedBatch> {
   const first = plan.shards[0];
   const last = plan.shards.at(-1);
   if (!first || !last) return;
@@ -160,10 +150,10 @@ async function* reportRows(
   fill();
   let current: LoadedShard | undefined;
   try {
-    for await (const entries of manifestRowBatches(ctx, plan.manifest, job.request.Manifest, span)) {
+    for await (const entries of echoRowBatches(ctx, plan.manifest, job.request.Manifest, span)) {
       let i = 0;
       while (i < entries.length) {
-        const index = entries[i]?.row.index ?? 0;
+        const index = entries[i]?.index ?? 0;
         while (!current || index >= current.end) {
           await current?.close();
           current = undefined;
@@ -173,9 +163,9 @@ async function* reportRows(
           fill();
         }
         // The rows of this batch in the current shard; rows at or past its limit never ran.
-        const batch: TaskRow[] = [];
+        const batch: EchoRow[] = [];
         for (; i < entries.length; i++) {
-          const row = (entries[i] as ManifestEntry).row;
+          const row = entries[i] as EchoRow;
           if (row.index >= current.end) break;
           if (row.index < current.limit) batch.push(row);
         }

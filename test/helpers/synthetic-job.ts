@@ -151,7 +151,8 @@ export async function writeSyntheticJob(ctx: Context, o: SyntheticJobOptions): P
     reportEndpoints: [o.home],
   };
   const existing = await ctx.store.get<Plan>(paths.plan(o.ref));
-  if (!existing) {
+  const complete = existing && JSON.stringify(existing.value) === JSON.stringify(plan);
+  if (!complete || !(await ctx.store.firstKey(paths.settled(o.ref)))) {
     const limit = pLimit(16);
     await Promise.all(
       shards.flatMap((shard) => o.endpoints.map((id, e) => limit(() => writeChild(ctx, o, shard, id, e)))),

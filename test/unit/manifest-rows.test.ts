@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseLines, parseRow } from "../../lib/manifest/rows.ts";
+import { echoLines, echoOf, parseLines, parseRow } from "../../lib/manifest/rows.ts";
 
 const line = (text: string) => ({ text, start: 0, end: text.length + 1 });
 
@@ -40,5 +40,24 @@ describe("parseLines", () => {
       [10, "a", 0],
       [11, "b", 30],
     ]);
+  });
+});
+
+describe("echoLines", () => {
+  it("echoes Bucket,Key,VersionId exactly as parsing and re-quoting would", () => {
+    const texts = ["pool,a%20b", "", 'pool,"a,b"', 'pool,"say ""hi"""', "pool,k%2C1"];
+    for (const fields of [
+      ["Bucket", "Key"],
+      ["Bucket", "Key", "VersionId"],
+      ["Ignore", "Bucket", "Key"],
+    ] as const) {
+      const lines = texts.map((t, i) => ({
+        text: fields.length === 3 && t ? (fields[0] === "Ignore" ? `x,${t}` : `${t},v${i}`) : t,
+        start: 0,
+        end: 0,
+      }));
+      const parsed = parseLines(lines, 5, fields).map((e) => ({ index: e.row.index, echo: echoOf(e.row) }));
+      expect(echoLines(lines, 5, fields)).toEqual(parsed);
+    }
   });
 });

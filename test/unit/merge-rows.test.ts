@@ -11,7 +11,8 @@ import {
 } from "../../lib/bitmap/valid-bitmap.ts";
 import { encodeChildOutput, openChildOutput, outcomeLine } from "../../lib/children/output.ts";
 import type { TaskRow } from "../../lib/manifest/rows.ts";
-import { reportLine } from "../../lib/report/layout.ts";
+import { echoOf } from "../../lib/manifest/rows.ts";
+import { type ReportRow, reportLine } from "../../lib/report/layout.ts";
 import { type ChildView, mergeRows } from "../../lib/report/merge-rows.ts";
 import { PartCursor } from "../../lib/report/part-cursor.ts";
 
@@ -86,8 +87,9 @@ function shape(seed: number) {
   return { rand, endpoints, routing, rows, truth, bounds };
 }
 
-function reference(s: ReturnType<typeof shape>): string[] {
-  return s.rows.map((row) => {
+/** The report the merge must write: each row's line, in manifest order, in its status's file. */
+function reference(s: ReturnType<typeof shape>): Report {
+  const rows = s.rows.map((row): ReportRow => {
     const base = { bucket: row.bucket, key: row.rawKey };
     const ran = s.endpoints.flatMap((e) => {
       const o = s.truth.get(`${row.index}/${e}`);
@@ -95,7 +97,7 @@ function reference(s: ReturnType<typeof shape>): string[] {
     });
     if (ran.length === 0) {
       const noBucket = (s.routing[row.bucket] ?? []).length === 0;
-      return reportLine({
+      return {
         ...base,
         status: "failed",
         http: 404,
@@ -103,30 +105,38 @@ function reference(s: ReturnType<typeof shape>): string[] {
         message: noBucket
           ? "The specified bucket does not exist on any endpoint"
           : "The specified key does not exist on any endpoint",
-      });
+      };
     }
     const failed = ran.filter((r) => !r.o.ok) as { e: string; o: Extract<Outcome, { ok: false }> }[];
     const first = failed[0];
     if (!first)
-      return reportLine({
+      return {
         ...base,
         status: "succeeded",
         http: 200,
         code: "",
         message: ran.find((r) => r.o.ok)?.o.message ?? "",
-      });
-    return reportLine({
+      };
+    return {
       ...base,
       status: "failed",
       http: first.o.http,
       code: first.o.code,
       message: failed.map((f) => `endpoint ${f.e}: ${f.o.message}`).join("; "),
-    });
+    };
   });
+  const file = (status: string) =>
+    rows
+      .filter((r) => r.status === status)
+      .map(reportLine)
+      .join("");
+  return { succeeded: file("succeeded"), failed: file("failed"), rows: rows.length };
 }
 
-async function merged(s: ReturnType<typeof shape>): Promise<string[]> {
-  const out: string[] = [];
+type Report = { succeeded: string; failed: string; rows: number };
+
+async function merged(s: ReturnType<typeof shape>): Promise<Report> {
+  const out: Report = { succeeded: "", failed: "", rows: 0 };
   for (let i = 0; i + 1 < s.bounds.length; i++) {
     const [from, to] = [s.bounds[i] ?? 0, s.bounds[i + 1] ?? 0];
     const shardRows = s.rows.slice(from, to);
@@ -156,8 +166,12 @@ async function merged(s: ReturnType<typeof shape>): Promise<string[]> {
       bitmaps.push(portable);
       children.push({ endpointId: e, bitmap: portable, outcomes: new PartCursor(output.outcomes) });
     }
-    for await (const rows of mergeRows(batches(shardRows, s.rand), { children, found: union }, s.routing))
-      out.push(...rows.map(reportLine));
+    const echoRows = shardRows.map((r) => ({ index: r.index, echo: echoOf(r) }));
+    for await (const b of mergeRows(batches(echoRows, s.rand), { children, found: union }, s.routing)) {
+      out.succeeded += b.succeeded;
+      out.failed += b.failed;
+      out.rows += b.succeededRows + b.failedRows;
+    }
     for (const b of bitmaps) b.dispose();
   }
   return out;
@@ -170,7 +184,7 @@ describe("merge rows", () => {
       const s = shape(seed);
       const got = await merged(s);
       expect(got, `seed ${seed}`).toEqual(reference(s));
-      expect(got).toHaveLength(s.rows.length);
+      expect(got.rows).toBe(s.rows.length);
     }
   });
 
@@ -179,7 +193,7 @@ describe("merge rows", () => {
     const union = newBitmap();
     union.add(0);
     const child: ChildView = { endpointId: "e0", bitmap: undefined, outcomes: PartCursor.empty() };
-    const rows = batches([{ index: 0, bucket: "b", key: "k", rawKey: "k" }], Math.random);
+    const rows = batches([{ index: 0, echo: "b,k," }], Math.random);
     await expect(async () => {
       for await (const _ of mergeRows(rows, { children: [child], found: union }, { b: ["e0"] })) {
         // drain
