@@ -34,7 +34,7 @@ const endpoints = (process.env.BENCH_ENDPOINTS ?? "").split(",");
 const ctx = createContext(loadSettings(process.env), "bench");
 const home = ctx.gateways.get(endpoints[0] ?? "");
 const options: SyntheticJobOptions = {
-  ref: { accountId: "123456789012", jobId: `bench-${rows}-${endpoints.length}` },
+  ref: { accountId: "123456789012", jobId: `bench-v2-${rows}-${endpoints.length}` },
   rows,
   endpoints,
   home: home.endpoint.id,

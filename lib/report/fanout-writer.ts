@@ -26,7 +26,7 @@ interface Upload {
 
 const encoder = new TextEncoder();
 /** Room past `partBytes` in each buffer, so that a line never has to be split across parts. */
-const MARGIN = 1024 * 1024;
+const MARGIN = 256 * 1024;
 
 export class FanoutWriter {
   private buffer: Uint8Array;

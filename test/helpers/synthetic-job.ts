@@ -40,7 +40,7 @@ const bucketOf = (row: number) => (row % 97 === 96 ? GONE_BUCKET : DATA_BUCKET);
 const keyOf = (row: number) => `obj/${String(row).padStart(9, "0")}`;
 /** Whether endpoint number `e` found row `row`: most rows are on most endpoints, some on none. */
 const foundOn = (row: number, e: number) =>
-  bucketOf(row) === DATA_BUCKET && ((row * 2654435761 + e * 40503) >>> 0) % 4 !== 0;
+  bucketOf(row) === DATA_BUCKET && (Math.imul(row ^ (e * 40503), 2654435761) >>> 29) % 4 !== 0;
 /** Whether the task failed on endpoint number `e` (403), given it was found there. */
 const failedOn = (row: number, e: number) => (row * 7 + e * 13) % 101 === 0;
 const FAILURE = { http: 403, code: "AccessDenied", message: "Access Denied" };

@@ -1,0 +1,206 @@
+// The merge as users see it: the report's rows in manifest order, one per task, across shards and
+// endpoints; FailedTasksOnly; duplicate merge messages; and a merge killed midway and retried,
+// which must leave no multipart upload behind and write the same report.
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createContext } from "../../lib/context.ts";
+import { jobGet } from "../../lib/jobs/store.ts";
+import { reportKeys } from "../../lib/report/layout.ts";
+import { mergeJob } from "../../lib/report/merge.ts";
+import { loadSettings } from "../../lib/settings.ts";
+import { emulatedEndpoints } from "../../runtime/local/emulators.ts";
+import { ensureBucket } from "../../runtime/local/resources.ts";
+import { freshBucket, listKeys, readText } from "../helpers/buckets.ts";
+import { ACCOUNT_ID, TEST_CREDENTIALS } from "../helpers/clients.ts";
+import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
+import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
+import {
+  expectedReport,
+  resetSyntheticJob,
+  type SyntheticJobOptions,
+  writeSyntheticJob,
+} from "../helpers/synthetic-job.ts";
+
+const openUploads = async (s3: S3Client, bucket: string) =>
+  (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
+
+describe("the report of a job over both gateways, several shards", () => {
+  let t: TestRuntime;
+  // Row i: on A, on B, on both, on neither, or in a bucket no gateway holds; tagging fails on
+  // nothing, so the outcome is decided by where the object is.
+  const rows = Array.from({ length: 23 }, (_, i) => i);
+  const place = (i: number) => (["a", "b", "both", "none", "nobucket"] as const)[i % 5];
+  const keyOf = (i: number) => `dir/obj ${i},x`; // space and comma: URL-encoded in the manifest
+  const manifest = rows
+    .map((i) => `${place(i) === "nobucket" ? "no-such-bucket-here" : "pool"},${encodeURIComponent(keyOf(i))}`)
+    .join("\n");
+  const expected = (status: "succeeded" | "failed") =>
+    rows
+      .filter((i) => (["a", "b", "both"].includes(place(i) ?? "") ? "succeeded" : "failed") === status)
+      .map((i) => {
+        const bucket = place(i) === "nobucket" ? "no-such-bucket-here" : "pool";
+        const key = encodeURIComponent(keyOf(i));
+        if (status === "succeeded") return `${bucket},${key},,succeeded,200,,Successful\n`;
+        return place(i) === "nobucket"
+          ? `${bucket},${key},,failed,404,NoSuchBucket,The specified bucket does not exist on any endpoint\n`
+          : `${bucket},${key},,failed,404,NoSuchKey,The specified key does not exist on any endpoint\n`;
+      })
+      .join("");
+  let manifestRef: { arn: string; etag: string };
+
+  beforeAll(async () => {
+    t = await startTestRuntime({ S3BATCH_SHARD_ROWS: "4" });
+    for (const s3 of [t.gatewayA, t.gatewayB]) {
+      await freshBucket(s3, "pool");
+      await freshBucket(s3, "pool2");
+    }
+    for (const i of rows) {
+      const on = place(i);
+      const targets =
+        on === "a" ? [t.gatewayA] : on === "b" ? [t.gatewayB] : on === "both" ? [t.gatewayA, t.gatewayB] : [];
+      for (const s3 of targets)
+        await s3.send(new PutObjectCommand({ Bucket: "pool", Key: keyOf(i), Body: `${i}` }));
+    }
+    const put = await t.gatewayA.send(
+      new PutObjectCommand({ Bucket: "pool", Key: "order.csv", Body: manifest }),
+    );
+    manifestRef = { arn: "arn:aws:s3:::pool/order.csv", etag: put.ETag ?? "" };
+  });
+  afterAll(() => t?.stop());
+
+  const run = async (ReportScope: "AllTasks" | "FailedTasksOnly") => {
+    const prefix = `order-${randomUUID().slice(0, 8)}`;
+    const jobId = await createJob(
+      t.control,
+      createJobInput(
+        manifestRef,
+        { S3PutObjectTagging: { TagSet: [{ Key: "merged", Value: "yes" }] } },
+        {
+          Report: {
+            Bucket: "arn:aws:s3:::pool2",
+            Format: "Report_CSV_20180820",
+            Enabled: true,
+            Prefix: prefix,
+            ReportScope,
+          },
+        },
+      ),
+    );
+    const job = await waitForJob(t.control, jobId);
+    return { job, jobId, keys: reportKeys(prefix, jobId) };
+  };
+
+  it("writes one row per task, in manifest order, on both gateways holding the report bucket", async () => {
+    const { job, jobId, keys } = await run("AllTasks");
+    expect(job.Status).toBe("Complete");
+    expect(job.ProgressSummary).toMatchObject({
+      TotalNumberOfTasks: 23,
+      NumberOfTasksSucceeded: 14,
+      NumberOfTasksFailed: 9,
+    });
+    for (const s3 of [t.gatewayA, t.gatewayB]) {
+      expect(await readText(s3, "pool2", keys.results("succeeded"))).toBe(expected("succeeded"));
+      expect(await readText(s3, "pool2", keys.results("failed"))).toBe(expected("failed"));
+      const m = JSON.parse(await readText(s3, "pool2", keys.manifest));
+      expect(m.Results.map((r: { Key: string }) => r.Key).sort()).toEqual(
+        [`${keys.resultsPrefix}${jobId}-failed.csv`, `${keys.resultsPrefix}${jobId}-succeeded.csv`].sort(),
+      );
+    }
+  });
+
+  it("writes only the failed rows with ReportScope FailedTasksOnly", async () => {
+    const { job, jobId, keys } = await run("FailedTasksOnly");
+    expect(job.ProgressSummary).toMatchObject({ NumberOfTasksSucceeded: 14, NumberOfTasksFailed: 9 });
+    expect(await listKeys(t.gatewayA, "pool2", keys.resultsPrefix)).toEqual([keys.results("failed")]);
+    expect(await readText(t.gatewayA, "pool2", keys.results("failed"))).toBe(expected("failed"));
+    const m = JSON.parse(await readText(t.gatewayA, "pool2", keys.manifest));
+    expect(m.Results).toEqual([
+      expect.objectContaining({
+        TaskExecutionStatus: "failed",
+        Key: `${keys.resultsPrefix}${jobId}-failed.csv`,
+      }),
+    ]);
+  });
+});
+
+describe("a merge of a synthetic 150,000-row job over both gateways", () => {
+  const emulators = inject("emulators");
+  const env = {
+    AWS_ENDPOINT_URL: emulators.control,
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
+    S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
+    S3BATCH_INTERNAL_BUCKET: `s3batch-merge-${randomUUID().slice(0, 8)}`,
+    S3BATCH_QUEUE_URL_DISPATCH: "http://127.0.0.1:9/unused",
+    S3BATCH_QUEUE_URL_CHILD: "http://127.0.0.1:9/unused",
+    S3BATCH_QUEUE_URL_POLL: "http://127.0.0.1:9/unused",
+    S3BATCH_QUEUE_URL_MERGE: "http://127.0.0.1:9/unused",
+    S3BATCH_REPORT_PART_BYTES: String(5 * 1024 * 1024),
+    S3BATCH_LOG_LEVEL: "warn",
+  };
+  const ctx = createContext(loadSettings(env), "merge");
+  const home = ctx.gateways.get("gateway-a");
+  const reportBucket = `merge-report-${randomUUID().slice(0, 8)}`;
+  const endpoints = ["gateway-a", "gateway-b"];
+  const options: SyntheticJobOptions = {
+    ref: { accountId: ACCOUNT_ID, jobId: "synthetic-150k" },
+    rows: 150_000,
+    endpoints,
+    home: "gateway-a",
+    homeS3: home.s3,
+    manifestBucket: reportBucket,
+    reportBucket,
+    shardRows: 10_000,
+  };
+  const reference = expectedReport(options.rows, endpoints);
+  const keys = reportKeys("synthetic", options.ref.jobId);
+
+  beforeAll(async () => {
+    await ensureBucket(ctx.store.s3, env.S3BATCH_INTERNAL_BUCKET);
+    await ensureBucket(home.s3, reportBucket);
+    await writeSyntheticJob(ctx, options);
+  });
+
+  const expectReference = async () => {
+    expect(await readText(home.s3, reportBucket, keys.results("succeeded"))).toBe(reference.succeeded);
+    expect(await readText(home.s3, reportBucket, keys.results("failed"))).toBe(reference.failed);
+    const job = await jobGet(ctx.store, options.ref);
+    expect(job?.value.status).toBe("Complete");
+    expect(await openUploads(home.s3, reportBucket)).toEqual([]);
+  };
+
+  it("is killed after its first report part, and a retry leaves no upload open and the same report", async () => {
+    await resetSyntheticJob(ctx, options);
+    const killed = spawnSync(process.execPath, ["--import", "tsx", "test/helpers/merge-and-die.ts"], {
+      env: { ...process.env, ...env, MERGE_JOB_ID: options.ref.jobId, MERGE_HOME: "gateway-a" },
+      encoding: "utf8",
+    });
+    expect(killed.signal).toBe("SIGKILL");
+    // The dead merge left its multipart uploads open (the report is over one 5 MiB part).
+    expect((await openUploads(home.s3, reportBucket)).length).toBeGreaterThan(0);
+    expect((await jobGet(ctx.store, options.ref))?.value.status).toBe("Completing");
+
+    await mergeJob(ctx, { v: 1, type: "merge", ...options.ref });
+    await expectReference();
+  });
+
+  it("gives the same report when the merge message arrives twice at once, and again after the job closed", async () => {
+    await resetSyntheticJob(ctx, options);
+    const runs = await Promise.allSettled([
+      mergeJob(ctx, { v: 1, type: "merge", ...options.ref }),
+      mergeJob(ctx, { v: 1, type: "merge", ...options.ref }),
+    ]);
+    // A losing duplicate fails its delivery (SQS would redeliver it); at least one completes.
+    expect(runs.some((r) => r.status === "fulfilled")).toBe(true);
+    for (const r of runs)
+      if (r.status === "rejected") await mergeJob(ctx, { v: 1, type: "merge", ...options.ref });
+    await expectReference();
+    const before = await readText(home.s3, reportBucket, keys.manifest);
+    await mergeJob(ctx, { v: 1, type: "merge", ...options.ref });
+    expect(await readText(home.s3, reportBucket, keys.manifest)).toBe(before);
+    await expectReference();
+  });
+});
