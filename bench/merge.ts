@@ -2,8 +2,9 @@
 // (see test/helpers/synthetic-job.ts) is merged by the real merge, then the I/O floor is measured:
 // the same input objects stream-read and objects of the report's sizes written, by the same
 // kind of process against the same emulators. Each step runs in its own process (peak RSS is the
-// kernel's high-water mark of that process). The report's MD5s are checked against a reference
-// computed row by row. Prints one JSON document and a table.
+// kernel's high-water mark of that process), with the merge function's deployed heap setting; the
+// merge runs a second time with V8's default heap sizing for comparison. The report's MD5s are
+// checked against a reference computed row by row. Prints one JSON document and a table.
 // Run: npm run bench:merge [-- --rows 1000000,10000000 --endpoints 2,4]
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -32,26 +33,33 @@ const endpointDoc = (n: number) =>
   );
 const none = "http://127.0.0.1:9/unused";
 
-function step<T>(mode: string, env: Record<string, string>): T {
-  const out = execFileSync(process.execPath, ["--import", "tsx", join(here, "merge-worker.ts"), mode], {
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
-      AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
-      AWS_ENDPOINT_URL: urls.control,
-      S3BATCH_INTERNAL_BUCKET: "s3batch-bench-merge",
-      S3BATCH_QUEUE_URL_DISPATCH: none,
-      S3BATCH_QUEUE_URL_CHILD: none,
-      S3BATCH_QUEUE_URL_POLL: none,
-      S3BATCH_QUEUE_URL_MERGE: none,
-      S3BATCH_LOG_LEVEL: "warn",
-      ...env,
+/** The merge function's heap setting in serverless.yml: the figures are taken as deployed. */
+const DEPLOYED_HEAP = ["--max-old-space-size=64"];
+
+function step<T>(mode: string, env: Record<string, string>, flags: string[] = DEPLOYED_HEAP): T {
+  const out = execFileSync(
+    process.execPath,
+    [...flags, "--import", "tsx", join(here, "merge-worker.ts"), mode],
+    {
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+        AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
+        AWS_ENDPOINT_URL: urls.control,
+        S3BATCH_INTERNAL_BUCKET: "s3batch-bench-merge",
+        S3BATCH_QUEUE_URL_DISPATCH: none,
+        S3BATCH_QUEUE_URL_CHILD: none,
+        S3BATCH_QUEUE_URL_POLL: none,
+        S3BATCH_QUEUE_URL_MERGE: none,
+        S3BATCH_LOG_LEVEL: "warn",
+        ...env,
+      },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 1 << 20,
     },
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-    maxBuffer: 1 << 20,
-  });
+  );
   return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as T;
 }
 
@@ -82,6 +90,8 @@ for (const rows of rowCounts) {
     };
     const setup = step<Setup>("setup", env);
     const merge = step<Merge>("merge", env);
+    // The same merge with V8's default heap sizing, which lets garbage grow while memory is free.
+    const defaultHeap = step<Merge>("merge", env, []);
     const floor = step<Timed & { bytesRead: number; bytesWritten: number }>("floor", {
       ...env,
       BENCH_REPORT_SIZES: JSON.stringify(merge.sizes),
@@ -95,13 +105,17 @@ for (const rows of rowCounts) {
       merge.progress.succeeded === setup.expected.succeeded &&
       merge.progress.failed === setup.expected.failed &&
       merge.md5.succeeded === setup.expected.md5.succeeded &&
-      merge.md5.failed === setup.expected.md5.failed;
+      merge.md5.failed === setup.expected.md5.failed &&
+      defaultHeap.md5.succeeded === merge.md5.succeeded &&
+      defaultHeap.md5.failed === merge.md5.failed;
     results.push({
       rows,
       endpoints,
       mergeSeconds: round(merge.seconds),
       rowsPerSecond: Math.round(rows / merge.seconds),
       mergePeakRssMiB: round(merge.peakRssMiB),
+      defaultHeapSeconds: round(defaultHeap.seconds),
+      defaultHeapPeakRssMiB: round(defaultHeap.peakRssMiB),
       floorSeconds: round(floor.seconds),
       floorPeakRssMiB: round(floor.peakRssMiB),
       mergeOverFloor: round(merge.seconds / floor.seconds),
@@ -134,6 +148,7 @@ console.table(
     "merge s": r.mergeSeconds,
     "rows/s": r.rowsPerSecond,
     "peak RSS MiB": r.mergePeakRssMiB,
+    "default-heap RSS MiB": r.defaultHeapPeakRssMiB,
     "floor s": r.floorSeconds,
     "merge/floor": r.mergeOverFloor,
     exact: r.reportExact,
