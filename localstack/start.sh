@@ -21,7 +21,7 @@ state="$(cd "$state" && pwd)"
 
 healthy() { # name port
   case "$1" in
-    moto) curl -fsS -m 2 "http://127.0.0.1:$2/moto-api/data.json" >/dev/null 2>&1 ;;
+    moto) curl -fsS -m 2 "http://127.0.0.1:$2/" 2>/dev/null | grep -q ListAllMyBucketsResult ;;
     *) curl -fsS -m 2 "http://127.0.0.1:$2/_localstack/health" 2>/dev/null | grep -q '"s3": "\(available\|running\)"' ;;
   esac
 }
