@@ -21,6 +21,14 @@ export interface Settings {
   maxManifestRows: number;
   maxManifestBuckets: number;
   reportPartBytes: number;
+  /** Same-gateway copies of objects above this size go part by part (UploadPartCopy). */
+  copyMultipartThreshold: number;
+  /** Part size of multipart copies, within a gateway and between gateways. */
+  copyPartBytes: number;
+  /** LambdaInvoke: FunctionArn → URL of an HTTP function (local runtime); others go to AWS Lambda. */
+  lambdaFunctions: Record<string, string>;
+  /** LambdaInvoke: invocations per task while the function answers TemporaryFailure. */
+  lambdaAttempts: number;
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -77,6 +85,36 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
       5 * 1024 * 1024,
       512 * 1024 * 1024,
     ),
+    copyMultipartThreshold: int(
+      env,
+      "S3BATCH_COPY_MULTIPART_THRESHOLD",
+      5 * 1024 ** 3,
+      5 * 1024 * 1024,
+      5 * 1024 ** 3,
+    ),
+    copyPartBytes: int(env, "S3BATCH_COPY_PART_BYTES", 64 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
+    lambdaFunctions: lambdaFunctions(env.S3BATCH_LAMBDA_FUNCTIONS),
+    lambdaAttempts: int(env, "S3BATCH_LAMBDA_ATTEMPTS", 3, 1, 10),
     logLevel: level as Settings["logLevel"],
   };
+}
+
+/** S3BATCH_LAMBDA_FUNCTIONS: a JSON object from FunctionArn to an http(s) URL, at most 100. */
+function lambdaFunctions(raw: string | undefined): Record<string, string> {
+  if (!raw) return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    throw new Error("S3BATCH_LAMBDA_FUNCTIONS is not JSON");
+  }
+  if (!doc || typeof doc !== "object" || Array.isArray(doc))
+    throw new Error("S3BATCH_LAMBDA_FUNCTIONS must be an object");
+  const entries = Object.entries(doc);
+  if (entries.length > 100) throw new Error("S3BATCH_LAMBDA_FUNCTIONS maps at most 100 functions");
+  for (const [arn, url] of entries) {
+    if (typeof url !== "string" || !/^https?:\/\/[^\s]{1,2000}$/.test(url) || arn.length > 2048)
+      throw new Error("S3BATCH_LAMBDA_FUNCTIONS maps each FunctionArn to an http(s) URL");
+  }
+  return doc as Record<string, string>;
 }

@@ -58,9 +58,10 @@ export async function openChildOutput(
     buf = next;
     return true;
   };
-  let nl = -1;
-  while ((nl = buf.indexOf(10)) === -1) {
+  let nl = buf.indexOf(10);
+  while (nl === -1) {
     if (buf.length > MAX_HEADER || !(await more())) throw corrupt();
+    nl = buf.indexOf(10);
   }
   const header = new TextDecoder().decode(buf.subarray(0, nl));
   const size = header.startsWith(MAGIC) ? Number(header.slice(MAGIC.length)) : Number.NaN;

@@ -4,6 +4,7 @@
 // whether the job is still Active; a redelivered message resumes from the last checkpoint. A
 // settled child leaves a marker whose name carries its final state.
 
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import {
   bitmapsReady,
   deserializeBitmap,
@@ -20,7 +21,7 @@ import { jobGet } from "../jobs/store.ts";
 import { manifestRows } from "../manifest/read-rows.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
-import type { TaskOutcome } from "../operations/types.ts";
+import { outcomeFromError, type TaskContext, type TaskOutcome } from "../operations/types.ts";
 import type { ChildMessage } from "../queue/messages.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
 import { encodeChildOutput, outcomeLine, readChildOutput } from "./output.ts";
@@ -146,9 +147,22 @@ export async function runChild(ctx: Context, msg: ChildMessage): Promise<void> {
         if (row.index >= state.nextRow) yield row;
       }
     };
+    const task: TaskContext = {
+      endpointId: ref.endpointId,
+      s3: gw.s3,
+      gateways: ctx.gateways,
+      routing,
+      settings: ctx.settings,
+      job: { accountId: ref.accountId, jobId: ref.jobId },
+    };
     const run = async (row: TaskRow): Promise<[TaskRow, TaskOutcome]> => {
-      if (!(plan.value.routing[row.bucket] ?? []).includes(ref.endpointId)) return [row, { kind: "missing" }];
-      return [row, await gw.limit(() => op.run(gw.s3, row))];
+      const holders = routing[row.bucket] ?? [];
+      if (!holders.includes(ref.endpointId)) return [row, { kind: "missing" }];
+      // "first": the task belongs to the first endpoint (configured order) holding the object.
+      if (op.placement === "first")
+        for (const id of holders.slice(0, holders.indexOf(ref.endpointId)))
+          if (await holdsObject(ctx, id, row)) return [row, { kind: "missing" }];
+      return [row, await gw.limit(() => op.run(task, row))];
     };
     let sinceCheckpoint = 0;
     for await (const [row, outcome] of mapOrdered(rows(), gw.endpoint.maxConcurrency, run)) {
@@ -181,4 +195,20 @@ interface Counts {
   failed: number;
   found: number;
   missing: number;
+}
+
+/**
+ * Whether endpoint `id` holds the row's object. Only a 404 says no: any other answer leaves the
+ * task to that endpoint, whose own child reports what happens there.
+ */
+async function holdsObject(ctx: Context, id: string, row: TaskRow): Promise<boolean> {
+  const gw = ctx.gateways.get(id);
+  try {
+    await gw.limit(() =>
+      gw.s3.send(new HeadObjectCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId })),
+    );
+    return true;
+  } catch (err) {
+    return outcomeFromError(err).kind !== "missing";
+  }
 }

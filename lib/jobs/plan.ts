@@ -79,7 +79,12 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
       last.buckets.add(row.bucket);
       totalRows = index + 1;
     }
-  const routing = await routeBuckets(ctx.gateways, buckets);
+  // A copy's target bucket is routed with the manifest's: children look it up in the plan.
+  const target = job.request.Operation.S3PutObjectCopy?.TargetResource;
+  const routing = await routeBuckets(
+    ctx.gateways,
+    target ? new Set([...buckets, bucketOfArn(target)]) : buckets,
+  );
   const reportEndpoints = await reportTargets(ctx, job, routing);
   const order = ctx.gateways.all().map((g) => g.endpoint.id);
   const shards = drafts.map((d, index) => {

@@ -1,7 +1,7 @@
 // Poll: reconciles a running job with its children. Sums their checkpoints into the job's
 // progress, applies the failure threshold, and once every child has settled moves the job on
 // and enqueues the merge. Safe to run any number of times.
-import { type ChildState, listSettled, type SettledChild } from "../children/state.ts";
+import { type ChildState, listSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import type { PollMessage } from "../queue/messages.ts";
 import type { JobRecord } from "./model.ts";

@@ -17,7 +17,7 @@ export function restoreOperation(spec: RestoreSpec): Operation {
   };
   return {
     placement: "every",
-    run: (s3, row) =>
+    run: ({ s3 }, row) =>
       taskOutcome(
         () =>
           s3.send(

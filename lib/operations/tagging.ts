@@ -9,7 +9,7 @@ export function putTaggingOperation(spec: TaggingSpec): Operation {
   const Tagging = { TagSet: (spec.TagSet ?? []).map((t) => ({ Key: t.Key, Value: t.Value })) };
   return {
     placement: "every",
-    run: (s3, row) =>
+    run: ({ s3 }, row) =>
       taskOutcome(() =>
         s3.send(
           new PutObjectTaggingCommand({

@@ -1,6 +1,9 @@
 // What an operation is: a function from one task row on one endpoint to an outcome.
 import { type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import type { EndpointClients } from "../endpoints/clients.ts";
+import type { Routing } from "../endpoints/routing.ts";
 import type { TaskRow } from "../manifest/rows.ts";
+import type { Settings } from "../settings.ts";
 
 export type TaskOutcome =
   /** The object is not on this endpoint: its bit stays clear in the valid bitmap. */
@@ -8,10 +11,20 @@ export type TaskOutcome =
   | { kind: "succeeded"; message: string }
   | { kind: "failed"; http: number; code: string; message: string };
 
+/** What an operation may use besides its row: its endpoint, the others, and where buckets live. */
+export interface TaskContext {
+  endpointId: string;
+  s3: S3Client;
+  gateways: EndpointClients;
+  routing: Routing;
+  settings: Settings;
+  job: { accountId: string; jobId: string };
+}
+
 export interface Operation {
   /** Runs on every endpoint holding the object, or only on the first that holds it. */
   placement: "every" | "first";
-  run(s3: S3Client, row: TaskRow): Promise<TaskOutcome>;
+  run(t: TaskContext, row: TaskRow): Promise<TaskOutcome>;
 }
 
 const MISSING_CODES = new Set(["NoSuchKey", "NoSuchBucket", "NoSuchVersion", "NotFound"]);

@@ -53,11 +53,196 @@ const putTaggingSchema = z.object({
   TagSet: xmlList(s3TagSchema, 10).optional(),
 });
 
-/** The operations this release runs; the rest of the model's operations are refused up front. */
+/** An element with no children (`<S3ReplicateObject/>`) parses as "": an empty object. */
+const element = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === "" ? {} : v), schema);
+
+const xmlDate = z
+  .string()
+  .trim()
+  .max(64)
+  .refine((v) => !Number.isNaN(Date.parse(v)), "must be a timestamp")
+  .transform((v) => new Date(v).toISOString());
+
+/** An S3 Control map, `<entry><key/><value/></entry>…`, as a list of entries. */
+const mapEntries = (v: unknown) => {
+  const entries = v && typeof v === "object" && "entry" in v ? (v as { entry: unknown }).entry : v;
+  return Array.isArray(entries) ? entries : entries === undefined || entries === "" ? [] : [entries];
+};
+
+const cannedAcl = z.enum([
+  "private",
+  "public-read",
+  "public-read-write",
+  "aws-exec-read",
+  "authenticated-read",
+  "bucket-owner-read",
+  "bucket-owner-full-control",
+]);
+
+const grantSchema = z.object({
+  Grantee: z
+    .object({
+      TypeIdentifier: z.enum(["id", "emailAddress", "uri"]).optional(),
+      Identifier: z.string().min(1).max(1024).optional(),
+      DisplayName: z.string().min(1).max(1024).optional(),
+    })
+    .optional(),
+  Permission: z.enum(["FULL_CONTROL", "READ", "WRITE", "READ_ACP", "WRITE_ACP"]).optional(),
+});
+
+const aclSchema = element(
+  z.object({
+    AccessControlPolicy: z
+      .object({
+        AccessControlList: z
+          .object({
+            Owner: z.object({
+              ID: z.string().max(1024).optional(),
+              DisplayName: z.string().max(1024).optional(),
+            }),
+            Grants: xmlList(grantSchema, 100).optional(),
+          })
+          .optional(),
+        CannedAccessControlList: cannedAcl.optional(),
+      })
+      .refine(
+        (p) => Boolean(p.AccessControlList) !== Boolean(p.CannedAccessControlList),
+        "give AccessControlList or CannedAccessControlList",
+      ),
+  }),
+);
+
+const retentionSchema = z.object({
+  BypassGovernanceRetention: xmlBool.optional(),
+  Retention: element(
+    z
+      .object({
+        RetainUntilDate: xmlDate.optional(),
+        Mode: z.enum(["GOVERNANCE", "COMPLIANCE"]).optional(),
+      })
+      .refine((r) => Boolean(r.RetainUntilDate) === Boolean(r.Mode), "Mode and RetainUntilDate go together"),
+  ),
+});
+
+const legalHoldSchema = z.object({
+  LegalHold: z.object({ Status: z.enum(["ON", "OFF"]) }),
+});
+
+const s3ChecksumAlgorithm = z.enum(["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"]);
+
+const copySchema = element(
+  z.object({
+    TargetResource: bucketArn.optional(),
+    CannedAccessControlList: cannedAcl.optional(),
+    AccessControlGrants: xmlList(grantSchema, 100).optional(),
+    MetadataDirective: z.enum(["COPY", "REPLACE"]).optional(),
+    ModifiedSinceConstraint: xmlDate.optional(),
+    NewObjectMetadata: z
+      .object({
+        CacheControl: z.string().min(1).max(1024).optional(),
+        ContentDisposition: z.string().min(1).max(1024).optional(),
+        ContentEncoding: z.string().min(1).max(1024).optional(),
+        ContentLanguage: z.string().min(1).max(1024).optional(),
+        UserMetadata: z
+          .preprocess(
+            mapEntries,
+            z.array(z.object({ key: z.string().min(1).max(1024), value: z.string().max(1024) })).max(100),
+          )
+          .optional(),
+        ContentLength: xmlInt(0, Number.MAX_SAFE_INTEGER).optional(),
+        ContentMD5: z.string().min(1).max(1024).optional(),
+        ContentType: z.string().min(1).max(1024).optional(),
+        HttpExpiresDate: xmlDate.optional(),
+        RequesterCharged: xmlBool.optional(),
+        SSEAlgorithm: z.enum(["AES256", "KMS"]).optional(),
+      })
+      .optional(),
+    NewObjectTagging: xmlList(s3TagSchema, 10).optional(),
+    RedirectLocation: z.string().min(1).max(2048).optional(),
+    RequesterPays: xmlBool.optional(),
+    StorageClass: z
+      .enum([
+        "STANDARD",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "GLACIER",
+        "INTELLIGENT_TIERING",
+        "DEEP_ARCHIVE",
+        "GLACIER_IR",
+      ])
+      .optional(),
+    UnModifiedSinceConstraint: xmlDate.optional(),
+    SSEAwsKmsKeyId: z.string().min(1).max(2000).optional(),
+    TargetKeyPrefix: z.string().min(1).max(1024).optional(),
+    ObjectLockLegalHoldStatus: z.enum(["OFF", "ON"]).optional(),
+    ObjectLockMode: z.enum(["COMPLIANCE", "GOVERNANCE"]).optional(),
+    ObjectLockRetainUntilDate: xmlDate.optional(),
+    BucketKeyEnabled: xmlBool.optional(),
+    ChecksumAlgorithm: s3ChecksumAlgorithm.optional(),
+  }),
+);
+
+const checksumSchema = element(
+  z
+    .object({
+      ChecksumAlgorithm: z.enum(["CRC32", "CRC32C", "CRC64NVME", "MD5", "SHA1", "SHA256"]).optional(),
+      ChecksumType: z.enum(["FULL_OBJECT", "COMPOSITE"]).optional(),
+    })
+    .refine(
+      (c) => !(c.ChecksumAlgorithm === "CRC64NVME" && c.ChecksumType === "COMPOSITE"),
+      "CRC64NVME has no COMPOSITE checksum type",
+    ),
+);
+
+const lambdaSchema = z
+  .object({
+    FunctionArn: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(
+        /^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?$/,
+        "must be a Lambda function ARN",
+      ),
+    InvocationSchemaVersion: z.enum(["1.0", "2.0"]).optional(),
+    UserArguments: z
+      .preprocess(
+        mapEntries,
+        z
+          .array(z.object({ key: z.string().min(1).max(64), value: z.string().min(1).max(1024) }))
+          .min(1)
+          .max(10),
+      )
+      .optional(),
+  })
+  .refine(
+    (l) => !l.UserArguments || l.InvocationSchemaVersion === "2.0",
+    "UserArguments need InvocationSchemaVersion 2.0",
+  );
+
+const encryptionSchema = z.object({
+  ObjectEncryption: z.object({
+    SSEKMS: z.object({
+      KMSKeyArn: z.string().min(1).max(2048),
+      BucketKeyEnabled: xmlBool.optional(),
+    }),
+  }),
+});
+
+/** Every operation of the S3 Control model; exactly one per job. */
 export const operationSchema = z
   .object({
-    S3InitiateRestoreObject: restoreSchema.optional(),
-    S3PutObjectTagging: putTaggingSchema.optional(),
+    LambdaInvoke: lambdaSchema.optional(),
+    S3PutObjectCopy: copySchema.optional(),
+    S3PutObjectAcl: aclSchema.optional(),
+    S3PutObjectTagging: element(putTaggingSchema).optional(),
+    S3DeleteObjectTagging: element(z.object({}).strict()).optional(),
+    S3InitiateRestoreObject: element(restoreSchema).optional(),
+    S3PutObjectLegalHold: legalHoldSchema.optional(),
+    S3PutObjectRetention: retentionSchema.optional(),
+    S3ReplicateObject: element(z.object({}).strict()).optional(),
+    S3ComputeObjectChecksum: checksumSchema.optional(),
+    S3UpdateObjectEncryption: encryptionSchema.optional(),
   })
   .strict()
   .refine(

@@ -39,12 +39,18 @@ export function parseRequestXml(text: string, root: string): Record<string, unkn
   return fields;
 }
 
-/** Turns arrays into S3 Control's `<member>` lists and drops undefined fields. */
+/** The model's maps, kept as lists of {key, value}: written as `<entry>` elements. */
+const MAP_FIELDS = new Set(["UserArguments", "UserMetadata"]);
+
+/** Turns arrays into S3 Control's `<member>` lists (maps into `<entry>`s) and drops undefined fields. */
 function toXmlShape(value: unknown): unknown {
   if (Array.isArray(value)) return { member: value.map(toXmlShape) };
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toXmlShape(v);
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) continue;
+      out[k] = MAP_FIELDS.has(k) && Array.isArray(v) ? { entry: v.map(toXmlShape) } : toXmlShape(v);
+    }
     return out;
   }
   return value;

@@ -1,0 +1,116 @@
+// LambdaInvoke: one invocation per task (the first endpoint holding the object), in AWS's
+// invocation schema 1.0 or 2.0 (2.0 carries UserArguments and the bucket name). The function
+// answers resultCode Succeeded, TemporaryFailure (retried, a bounded number of times, with
+// back-off) or PermanentFailure, and its resultString goes into the report. A FunctionArn that
+// S3BATCH_LAMBDA_FUNCTIONS maps to a URL is called over HTTP (a POST of the same JSON); any other
+// is called with lambda:InvokeFunction.
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import type { TaskRow } from "../manifest/rows.ts";
+import type { OperationSpec } from "../s3control/create-job-schema.ts";
+import { type Operation, outcomeFromError, type TaskContext, type TaskOutcome } from "./types.ts";
+
+type LambdaSpec = NonNullable<OperationSpec["LambdaInvoke"]>;
+
+const MAX_RESPONSE_BYTES = 256 * 1024;
+const MAX_RESULT_STRING = 1024;
+
+export type Invoker = (functionArn: string, payload: string) => Promise<string>;
+
+/** Calls a function over HTTP: a POST of the invocation, the response body is its result. */
+export function httpInvoker(url: string): Invoker {
+  return async (_arn, payload) => {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: payload,
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await res.text();
+    if (text.length > MAX_RESPONSE_BYTES) throw new Error("the function's response is over 256 KiB");
+    if (!res.ok) throw new Error(`the function answered HTTP ${res.status}`);
+    return text;
+  };
+}
+
+/** Calls lambda:InvokeFunction (the SDK is loaded only when a job needs it). */
+export function awsInvoker(region: string): Invoker {
+  return async (arn, payload) => {
+    const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
+    const client = new LambdaClient({ region });
+    const out = await client.send(
+      new InvokeCommand({ FunctionName: arn, Payload: new TextEncoder().encode(payload) }),
+    );
+    if (out.FunctionError) throw new Error(`the function failed: ${out.FunctionError}`);
+    return new TextDecoder().decode(out.Payload ?? new Uint8Array());
+  };
+}
+
+function payload(spec: LambdaSpec, t: TaskContext, row: TaskRow, taskId: string): string {
+  const v2 = spec.InvocationSchemaVersion === "2.0";
+  const task = v2
+    ? { taskId, s3Key: row.key, s3VersionId: row.versionId ?? null, s3Bucket: row.bucket }
+    : {
+        taskId,
+        s3Key: row.key,
+        s3VersionId: row.versionId ?? null,
+        s3BucketArn: `arn:aws:s3:::${row.bucket}`,
+      };
+  return JSON.stringify({
+    invocationSchemaVersion: v2 ? "2.0" : "1.0",
+    invocationId: crypto.randomUUID(),
+    job: { id: t.job.jobId, ...(v2 ? { userArguments: userArguments(spec) } : {}) },
+    tasks: [task],
+  });
+}
+
+const userArguments = (spec: LambdaSpec) =>
+  Object.fromEntries((spec.UserArguments ?? []).map((e) => [e.key, e.value]));
+
+type Result = { resultCode?: string; resultString?: string };
+
+function parseResult(text: string, taskId: string): Result {
+  const doc = JSON.parse(text) as { results?: (Result & { taskId?: string })[]; treatMissingKeysAs?: string };
+  const r = doc.results?.find((x) => x.taskId === taskId) ?? doc.results?.[0];
+  if (!r)
+    return {
+      resultCode: doc.treatMissingKeysAs ?? "PermanentFailure",
+      resultString: "no result for the task",
+    };
+  return r;
+}
+
+export function lambdaInvokeOperation(spec: LambdaSpec): Operation {
+  return {
+    placement: "first",
+    run: async (t, row) => {
+      try {
+        await t.s3.send(
+          new HeadObjectCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId }),
+        );
+      } catch (err) {
+        return outcomeFromError(err);
+      }
+      const url = t.settings.lambdaFunctions[spec.FunctionArn];
+      const invoke = url ? httpInvoker(url) : awsInvoker(t.settings.control.region);
+      const taskId = crypto.randomUUID();
+      let last: TaskOutcome = { kind: "failed", http: 500, code: "TemporaryFailure", message: "not invoked" };
+      for (let attempt = 1; attempt <= t.settings.lambdaAttempts; attempt++) {
+        let result: Result;
+        try {
+          result = parseResult(await invoke(spec.FunctionArn, payload(spec, t, row, taskId)), taskId);
+        } catch (err) {
+          const e = err as Error;
+          result = { resultCode: "TemporaryFailure", resultString: e.message };
+        }
+        const message = String(result.resultString ?? "").slice(0, MAX_RESULT_STRING);
+        if (result.resultCode === "Succeeded") return { kind: "succeeded", message };
+        if (result.resultCode !== "TemporaryFailure")
+          return { kind: "failed", http: 400, code: "PermanentFailure", message };
+        last = { kind: "failed", http: 500, code: "TemporaryFailure", message };
+        if (attempt < t.settings.lambdaAttempts)
+          await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
+      }
+      return last;
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// The operations that change an object's state in place, on every endpoint that holds it:
+// S3DeleteObjectTagging, S3PutObjectAcl, S3PutObjectRetention, S3PutObjectLegalHold and
+// S3UpdateObjectEncryption. Each is one S3 call per endpoint.
+import {
+  CopyObjectCommand,
+  DeleteObjectTaggingCommand,
+  type Grant,
+  PutObjectAclCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectRetentionCommand,
+} from "@aws-sdk/client-s3";
+import type { OperationSpec } from "../s3control/create-job-schema.ts";
+import { type Operation, taskOutcome } from "./types.ts";
+
+type AclSpec = NonNullable<OperationSpec["S3PutObjectAcl"]>;
+type RetentionSpec = NonNullable<OperationSpec["S3PutObjectRetention"]>;
+type LegalHoldSpec = NonNullable<OperationSpec["S3PutObjectLegalHold"]>;
+type EncryptionSpec = NonNullable<OperationSpec["S3UpdateObjectEncryption"]>;
+type GrantSpec = NonNullable<NonNullable<AclSpec["AccessControlPolicy"]>["AccessControlList"]>["Grants"];
+
+export function deleteTaggingOperation(): Operation {
+  return {
+    placement: "every",
+    run: ({ s3 }, row) =>
+      taskOutcome(() =>
+        s3.send(
+          new DeleteObjectTaggingCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId }),
+        ),
+      ),
+  };
+}
+
+/** S3 Control's grantee (TypeIdentifier id | emailAddress | uri) as S3's. */
+export function s3Grants(grants: GrantSpec | undefined): Grant[] {
+  return (grants ?? []).map((g) => {
+    const type = g.Grantee?.TypeIdentifier;
+    const id = g.Grantee?.Identifier;
+    const Grantee =
+      type === "emailAddress"
+        ? { Type: "AmazonCustomerByEmail" as const, EmailAddress: id }
+        : type === "uri"
+          ? { Type: "Group" as const, URI: id }
+          : { Type: "CanonicalUser" as const, ID: id, DisplayName: g.Grantee?.DisplayName };
+    return { Grantee, Permission: g.Permission };
+  });
+}
+
+export function putAclOperation(spec: AclSpec): Operation {
+  const list = spec.AccessControlPolicy?.AccessControlList;
+  const canned = spec.AccessControlPolicy?.CannedAccessControlList;
+  const policy = list
+    ? {
+        AccessControlPolicy: {
+          Owner: { ID: list.Owner.ID, DisplayName: list.Owner.DisplayName },
+          Grants: s3Grants(list.Grants),
+        },
+      }
+    : { ACL: canned };
+  return {
+    placement: "every",
+    run: ({ s3 }, row) =>
+      taskOutcome(() =>
+        s3.send(
+          new PutObjectAclCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId, ...policy }),
+        ),
+      ),
+  };
+}
+
+export function putRetentionOperation(spec: RetentionSpec): Operation {
+  // No Mode and no date: the retention is removed (only allowed with the governance bypass).
+  const Retention =
+    spec.Retention.Mode || spec.Retention.RetainUntilDate
+      ? { Mode: spec.Retention.Mode, RetainUntilDate: new Date(spec.Retention.RetainUntilDate ?? 0) }
+      : {};
+  return {
+    placement: "every",
+    run: ({ s3 }, row) =>
+      taskOutcome(() =>
+        s3.send(
+          new PutObjectRetentionCommand({
+            Bucket: row.bucket,
+            Key: row.key,
+            VersionId: row.versionId,
+            Retention,
+            BypassGovernanceRetention: spec.BypassGovernanceRetention,
+          }),
+        ),
+      ),
+  };
+}
+
+export function putLegalHoldOperation(spec: LegalHoldSpec): Operation {
+  return {
+    placement: "every",
+    run: ({ s3 }, row) =>
+      taskOutcome(() =>
+        s3.send(
+          new PutObjectLegalHoldCommand({
+            Bucket: row.bucket,
+            Key: row.key,
+            VersionId: row.versionId,
+            LegalHold: { Status: spec.LegalHold.Status },
+          }),
+        ),
+      ),
+  };
+}
+
+/** Re-encrypts the object with SSE-KMS by copying it onto itself, metadata and tags kept. */
+export function updateEncryptionOperation(spec: EncryptionSpec): Operation {
+  const kms = spec.ObjectEncryption?.SSEKMS;
+  return {
+    placement: "every",
+    run: ({ s3 }, row) =>
+      taskOutcome(() =>
+        s3.send(
+          new CopyObjectCommand({
+            Bucket: row.bucket,
+            Key: row.key,
+            CopySource: copySource(row.bucket, row.key, row.versionId),
+            MetadataDirective: "COPY",
+            TaggingDirective: "COPY",
+            ServerSideEncryption: "aws:kms",
+            SSEKMSKeyId: kms?.KMSKeyArn,
+            BucketKeyEnabled: kms?.BucketKeyEnabled,
+          }),
+        ),
+      ),
+  };
+}
+
+/** The x-amz-copy-source value: bucket/key URL-encoded, with the version when there is one. */
+export function copySource(bucket: string, key: string, versionId?: string): string {
+  const path = `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+  return versionId ? `${path}?versionId=${encodeURIComponent(versionId)}` : path;
+}
