@@ -98,7 +98,7 @@ for (const rows of rowCounts) {
     });
     const dispatch =
       endpoints === endpointCounts[0]
-        ? step<Timed & { shards: number; offsetsMatch: boolean }>("dispatch", env)
+        ? step<Timed & { shards: number; offsetsMatch: boolean }>("dispatch", env, [])
         : undefined;
     const exact =
       merge.status === "Complete" &&
