@@ -22,10 +22,13 @@ export function deleteTaggingOperation(): Operation {
   return {
     placement: "every",
     run: ({ s3 }, row) =>
-      taskOutcome(() =>
-        s3.send(
-          new DeleteObjectTaggingCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId }),
-        ),
+      taskOutcome(
+        () =>
+          s3.send(
+            new DeleteObjectTaggingCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId }),
+          ),
+        [],
+        { s3, row },
       ),
   };
 }
@@ -59,10 +62,18 @@ export function putAclOperation(spec: AclSpec): Operation {
   return {
     placement: "every",
     run: ({ s3 }, row) =>
-      taskOutcome(() =>
-        s3.send(
-          new PutObjectAclCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId, ...policy }),
-        ),
+      taskOutcome(
+        () =>
+          s3.send(
+            new PutObjectAclCommand({
+              Bucket: row.bucket,
+              Key: row.key,
+              VersionId: row.versionId,
+              ...policy,
+            }),
+          ),
+        [],
+        { s3, row },
       ),
   };
 }
@@ -76,16 +87,19 @@ export function putRetentionOperation(spec: RetentionSpec): Operation {
   return {
     placement: "every",
     run: ({ s3 }, row) =>
-      taskOutcome(() =>
-        s3.send(
-          new PutObjectRetentionCommand({
-            Bucket: row.bucket,
-            Key: row.key,
-            VersionId: row.versionId,
-            Retention,
-            BypassGovernanceRetention: spec.BypassGovernanceRetention,
-          }),
-        ),
+      taskOutcome(
+        () =>
+          s3.send(
+            new PutObjectRetentionCommand({
+              Bucket: row.bucket,
+              Key: row.key,
+              VersionId: row.versionId,
+              Retention,
+              BypassGovernanceRetention: spec.BypassGovernanceRetention,
+            }),
+          ),
+        [],
+        { s3, row },
       ),
   };
 }
@@ -94,38 +108,44 @@ export function putLegalHoldOperation(spec: LegalHoldSpec): Operation {
   return {
     placement: "every",
     run: ({ s3 }, row) =>
-      taskOutcome(() =>
-        s3.send(
-          new PutObjectLegalHoldCommand({
-            Bucket: row.bucket,
-            Key: row.key,
-            VersionId: row.versionId,
-            LegalHold: { Status: spec.LegalHold.Status },
-          }),
-        ),
+      taskOutcome(
+        () =>
+          s3.send(
+            new PutObjectLegalHoldCommand({
+              Bucket: row.bucket,
+              Key: row.key,
+              VersionId: row.versionId,
+              LegalHold: { Status: spec.LegalHold.Status },
+            }),
+          ),
+        [],
+        { s3, row },
       ),
   };
 }
 
 /** Re-encrypts the object with SSE-KMS by copying it onto itself, metadata and tags kept. */
 export function updateEncryptionOperation(spec: EncryptionSpec): Operation {
-  const kms = spec.ObjectEncryption?.SSEKMS;
+  const kms = spec.ObjectEncryption["SSE-KMS"];
   return {
     placement: "every",
     run: ({ s3 }, row) =>
-      taskOutcome(() =>
-        s3.send(
-          new CopyObjectCommand({
-            Bucket: row.bucket,
-            Key: row.key,
-            CopySource: copySource(row.bucket, row.key, row.versionId),
-            MetadataDirective: "COPY",
-            TaggingDirective: "COPY",
-            ServerSideEncryption: "aws:kms",
-            SSEKMSKeyId: kms?.KMSKeyArn,
-            BucketKeyEnabled: kms?.BucketKeyEnabled,
-          }),
-        ),
+      taskOutcome(
+        () =>
+          s3.send(
+            new CopyObjectCommand({
+              Bucket: row.bucket,
+              Key: row.key,
+              CopySource: copySource(row.bucket, row.key, row.versionId),
+              MetadataDirective: "COPY",
+              TaggingDirective: "COPY",
+              ServerSideEncryption: "aws:kms",
+              SSEKMSKeyId: kms?.KMSKeyArn,
+              BucketKeyEnabled: kms?.BucketKeyEnabled,
+            }),
+          ),
+        [],
+        { s3, row },
       ),
   };
 }

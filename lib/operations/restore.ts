@@ -29,6 +29,7 @@ export function restoreOperation(spec: RestoreSpec): Operation {
             }),
           ),
         ALREADY_DONE,
+        { s3, row },
       ),
   };
 }

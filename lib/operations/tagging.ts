@@ -10,15 +10,18 @@ export function putTaggingOperation(spec: TaggingSpec): Operation {
   return {
     placement: "every",
     run: ({ s3 }, row) =>
-      taskOutcome(() =>
-        s3.send(
-          new PutObjectTaggingCommand({
-            Bucket: row.bucket,
-            Key: row.key,
-            VersionId: row.versionId,
-            Tagging,
-          }),
-        ),
+      taskOutcome(
+        () =>
+          s3.send(
+            new PutObjectTaggingCommand({
+              Bucket: row.bucket,
+              Key: row.key,
+              VersionId: row.versionId,
+              Tagging,
+            }),
+          ),
+        [],
+        { s3, row },
       ),
   };
 }

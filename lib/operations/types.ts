@@ -1,5 +1,5 @@
 // What an operation is: a function from one task row on one endpoint to an outcome.
-import { type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import type { EndpointClients } from "../endpoints/clients.ts";
 import type { Routing } from "../endpoints/routing.ts";
 import type { TaskRow } from "../manifest/rows.ts";
@@ -37,6 +37,9 @@ export function outcomeFromError(err: unknown): TaskOutcome {
       return { kind: "missing" };
     return { kind: "failed", http, code: err.name, message: oneLine(err.message || err.name) };
   }
+  // A reply the SDK could not parse (moto answers some 404s with an HTML page) keeps its status.
+  const status = (err as { $response?: { statusCode?: number } })?.$response?.statusCode;
+  if (status === 404) return { kind: "missing" };
   const e = err as Error;
   return {
     kind: "failed",
@@ -52,17 +55,38 @@ export const SUCCESSFUL: TaskOutcome = { kind: "succeeded", message: "Successful
 
 /**
  * Runs one S3 call as a task: success is "Successful", errors map through outcomeFromError, and
- * `alsoSuccess` names error codes that mean the task's goal is already met.
+ * `alsoSuccess` names error codes that mean the task's goal is already met. A server error is
+ * checked with a HeadObject: some gateways answer a call on an absent key with a 500 (moto, for
+ * DeleteObjectTagging), and an absent object is "missing", not a failure.
  */
 export async function taskOutcome(
   call: () => Promise<unknown>,
   alsoSuccess: readonly string[] = [],
+  probe?: { s3: S3Client; row: TaskRow },
 ): Promise<TaskOutcome> {
   try {
     await call();
     return SUCCESSFUL;
   } catch (err) {
     if (err instanceof S3ServiceException && alsoSuccess.includes(err.name)) return SUCCESSFUL;
-    return outcomeFromError(err);
+    const outcome = outcomeFromError(err);
+    if (
+      probe &&
+      outcome.kind === "failed" &&
+      outcome.http >= 500 &&
+      !(await objectExists(probe.s3, probe.row))
+    )
+      return { kind: "missing" };
+    return outcome;
+  }
+}
+
+/** Whether the row's object is on the endpoint; only a 404 says no. */
+export async function objectExists(s3: S3Client, row: TaskRow): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId }));
+    return true;
+  } catch (err) {
+    return outcomeFromError(err).kind !== "missing";
   }
 }

@@ -220,9 +220,10 @@ const lambdaSchema = z
     "UserArguments need InvocationSchemaVersion 2.0",
   );
 
+// The model names the element "SSE-KMS" on the wire (its member is SSEKMS in the SDKs).
 const encryptionSchema = z.object({
   ObjectEncryption: z.object({
-    SSEKMS: z.object({
+    "SSE-KMS": z.object({
       KMSKeyArn: z.string().min(1).max(2048),
       BucketKeyEnabled: xmlBool.optional(),
     }),
