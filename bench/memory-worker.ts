@@ -1,5 +1,6 @@
 // One side of the memory benchmark, in its own process: the local runtime (API, dispatch,
-// children, poll, merge) runs jobs over the objects bench/memory.ts seeded, while this process's
+// children, poll, merge) runs jobs (restore, tagging, checksum, cross-gateway copy) over the
+// objects bench/memory.ts seeded, while this process's
 // RSS is sampled every 100 ms. Idle is the RSS after a warm-up job over one small object, before
 // the measured jobs start. Prints one JSON line.
 // Environment: BENCH_OBJECTS (JSON: the manifest's arn and ETag), BENCH_WARMUP (the same, for
@@ -37,6 +38,9 @@ const control = s3ControlClient(runtime.url);
 const operations: Record<string, CreateJobCommandInput["Operation"]> = {
   restore: { S3InitiateRestoreObject: { ExpirationInDays: 1, GlacierJobTier: "STANDARD" } },
   tagging: { S3PutObjectTagging: { TagSet: [{ Key: "bench", Value: "memory" }] } },
+  checksum: { S3ComputeObjectChecksum: { ChecksumAlgorithm: "SHA256", ChecksumType: "FULL_OBJECT" } },
+  // The target bucket is on gateway B only: objects on A are streamed across, B's copied within.
+  copy: { S3PutObjectCopy: { TargetResource: `arn:aws:s3:::${process.env.BENCH_TARGET}` } },
 };
 const run = async (m: { arn: string; etag: string }, op: CreateJobCommandInput["Operation"]) => {
   const jobId = await createJob(control, createJobInput(m, op));

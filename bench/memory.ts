@@ -1,7 +1,9 @@
-// Memory against object size: the same jobs (restore and tagging) over objects of 300 MB and of
-// 3 MB, on both gateways (one object on each, one on both), through the real local runtime. The
-// runtime's RSS is sampled every 100 ms in its own process (bench/memory-worker.ts); the objects
-// are uploaded by this process, streamed, so their bytes never pass through the measured one.
+// Memory against object size: the same jobs (restore, tagging, checksum, copy across gateways)
+// over objects of 300 MB and of 3 MB, on both gateways (one object on each, one on both), through
+// the real local runtime. The runtime's RSS is sampled every 100 ms in its own process
+// (bench/memory-worker.ts); the objects are uploaded by this process, streamed, so their bytes
+// never pass through the measured one. The objects are STANDARD (checksum and copy read them),
+// so the restore job's tasks fail with InvalidObjectState: it still runs every task.
 // Prints one JSON document and a table.
 // Run: npm run bench:memory [-- --sizes 3,300]   (sizes in MB)
 import { execFileSync } from "node:child_process";
@@ -34,7 +36,7 @@ async function upload(s3: S3Client, Bucket: string, Key: string, mb: number) {
   }
   await new Upload({
     client: s3,
-    params: { Bucket, Key, Body: Readable.from(body()), StorageClass: "GLACIER" },
+    params: { Bucket, Key, Body: Readable.from(body()) },
     partSize: 8 * 1024 * 1024,
     queueSize: 2,
   }).done();
@@ -44,6 +46,8 @@ const results = [];
 for (const mb of sizes) {
   const bucket = `bench-memory-${mb}mb`;
   for (const s3 of [a, b]) await freshBucket(s3, bucket);
+  const target = `${bucket}-copies`;
+  await freshBucket(b, target);
   await upload(a, bucket, "on-a", mb);
   await upload(b, bucket, "on-b", mb);
   await upload(a, bucket, "on-both", mb);
@@ -68,6 +72,7 @@ for (const mb of sizes) {
         AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
         BENCH_URLS: JSON.stringify(urls),
         BENCH_TAG: `${mb}mb-${Date.now()}`,
+        BENCH_TARGET: target,
         BENCH_MANIFEST: JSON.stringify({ arn: `arn:aws:s3:::${bucket}/manifest.csv`, etag: manifest.ETag }),
         BENCH_WARMUP: JSON.stringify({ arn: `arn:aws:s3:::${bucket}/warm.csv`, etag: warm.ETag }),
       },
@@ -78,6 +83,7 @@ for (const mb of sizes) {
   const r = JSON.parse(out.trim().split("\n").at(-1) ?? "{}");
   results.push({ objectMB: mb, ...r });
   for (const s3 of [a, b]) await freshBucket(s3, bucket);
+  await freshBucket(b, target);
   process.stderr.write(`done: ${mb} MB objects\n`);
 }
 
@@ -102,6 +108,8 @@ console.table(
     "peak − idle MiB": round(r.peakMinusIdleMiB),
     restore: `${r.jobs.restore.status} ${r.jobs.restore.NumberOfTasksSucceeded}/${r.jobs.restore.TotalNumberOfTasks}`,
     tagging: `${r.jobs.tagging.status} ${r.jobs.tagging.NumberOfTasksSucceeded}/${r.jobs.tagging.TotalNumberOfTasks}`,
+    checksum: `${r.jobs.checksum.status} ${r.jobs.checksum.NumberOfTasksSucceeded}/${r.jobs.checksum.TotalNumberOfTasks}`,
+    copy: `${r.jobs.copy.status} ${r.jobs.copy.NumberOfTasksSucceeded}/${r.jobs.copy.TotalNumberOfTasks}`,
   })),
 );
 console.log(`peak RSS ratio (largest / smallest objects): ${summary.peakRatio}`);

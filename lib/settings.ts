@@ -23,7 +23,7 @@ export interface Settings {
   reportPartBytes: number;
   /** Same-gateway copies of objects above this size go part by part (UploadPartCopy). */
   copyMultipartThreshold: number;
-  /** Part size of multipart copies, within a gateway and between gateways. */
+  /** Smallest part of multipart copies (parts grow so that an object needs at most 10,000). */
   copyPartBytes: number;
   /** LambdaInvoke: FunctionArn → URL of an HTTP function (local runtime); others go to AWS Lambda. */
   lambdaFunctions: Record<string, string>;
@@ -92,7 +92,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
       5 * 1024 * 1024,
       5 * 1024 ** 3,
     ),
-    copyPartBytes: int(env, "S3BATCH_COPY_PART_BYTES", 64 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
+    copyPartBytes: int(env, "S3BATCH_COPY_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
     lambdaFunctions: lambdaFunctions(env.S3BATCH_LAMBDA_FUNCTIONS),
     lambdaAttempts: int(env, "S3BATCH_LAMBDA_ATTEMPTS", 3, 1, 10),
     logLevel: level as Settings["logLevel"],

@@ -33,8 +33,12 @@ export type TargetParams = Omit<
 export interface TransferSizes {
   /** Objects larger than this are copied part by part within a gateway. */
   multipartThreshold: number;
+  /** The smallest part; larger objects get larger parts, at most 10,000 of them. */
   partBytes: number;
 }
+
+const MAX_PARTS = 10_000;
+const partSize = (size: number, min: number) => Math.max(min, Math.ceil(size / MAX_PARTS));
 
 /** The source's own metadata, as a copy with MetadataDirective COPY keeps it. */
 export function headMetadata(head: HeadObjectCommandOutput): TargetParams {
@@ -82,8 +86,9 @@ export async function copyWithin(
   );
   const UploadId = created.UploadId;
   const parts: { PartNumber: number; ETag?: string }[] = [];
-  for (let start = 0, PartNumber = 1; start < size; start += sizes.partBytes, PartNumber++) {
-    const end = Math.min(size, start + sizes.partBytes) - 1;
+  const part = partSize(size, sizes.partBytes);
+  for (let start = 0, PartNumber = 1; start < size; start += part, PartNumber++) {
+    const end = Math.min(size, start + part) - 1;
     const out = await src.s3.send(
       new UploadPartCopyCommand({
         Bucket: bucket,
@@ -137,7 +142,7 @@ export async function copyAcross(
       Key: key,
       Body: got.Body as ReadableStream,
     },
-    partSize: sizes.partBytes,
+    partSize: partSize(src.head.ContentLength ?? 0, sizes.partBytes),
     queueSize: 2,
     leavePartsOnError: false,
   });
