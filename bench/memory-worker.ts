@@ -43,8 +43,21 @@ const operations: Record<string, CreateJobCommandInput["Operation"]> = {
   copy: { S3PutObjectCopy: { TargetResource: `arn:aws:s3:::${process.env.BENCH_TARGET}` } },
 };
 const run = async (m: { arn: string; etag: string }, op: CreateJobCommandInput["Operation"]) => {
-  const jobId = await createJob(control, createJobInput(m, op));
+  const jobId = await createJob(
+    control,
+    createJobInput(m, op, {
+      Report: {
+        Bucket: `arn:aws:s3:::${process.env.BENCH_BUCKET}`,
+        Format: "Report_CSV_20180820",
+        Enabled: true,
+        Prefix: "reports",
+        ReportScope: "AllTasks",
+      },
+    }),
+  );
   const job = await waitForJob(control, jobId, undefined, 600_000);
+  if (job.Status !== "Complete")
+    throw new Error(`job ${jobId} ended ${job.Status}: ${JSON.stringify(job.FailureReasons)}`);
   return { status: job.Status, ...job.ProgressSummary };
 };
 

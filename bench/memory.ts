@@ -73,6 +73,7 @@ for (const mb of sizes) {
         BENCH_URLS: JSON.stringify(urls),
         BENCH_TAG: `${mb}mb-${Date.now()}`,
         BENCH_TARGET: target,
+        BENCH_BUCKET: bucket,
         BENCH_MANIFEST: JSON.stringify({ arn: `arn:aws:s3:::${bucket}/manifest.csv`, etag: manifest.ETag }),
         BENCH_WARMUP: JSON.stringify({ arn: `arn:aws:s3:::${bucket}/warm.csv`, etag: warm.ETag }),
       },

@@ -173,7 +173,7 @@ async function dispatch() {
   const plan = (await ctx.store.get<Plan>(paths.plan(options.ref)))?.value;
   if (!job || !plan) throw new Error("no synthetic job: run setup first");
   const record = structuredClone(job.value);
-  record.request.Manifest.Location.ETag = plan.manifest.etag;
+  if (record.request.Manifest) record.request.Manifest.Location.ETag = plan.manifest.etag;
   const started = performance.now();
   const built = await buildPlan(ctx, record);
   const seconds = (performance.now() - started) / 1000;

@@ -92,7 +92,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
       5 * 1024 * 1024,
       5 * 1024 ** 3,
     ),
-    copyPartBytes: int(env, "S3BATCH_COPY_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
+    copyPartBytes: int(env, "S3BATCH_COPY_PART_BYTES", 5 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
     lambdaFunctions: lambdaFunctions(env.S3BATCH_LAMBDA_FUNCTIONS),
     lambdaAttempts: int(env, "S3BATCH_LAMBDA_ATTEMPTS", 3, 1, 10),
     logLevel: level as Settings["logLevel"],

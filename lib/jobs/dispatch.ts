@@ -48,10 +48,13 @@ async function prepare(ctx: Context, msg: DispatchMessage): Promise<void> {
       });
       return;
     }
-    const progress = { total: plan.totalRows, succeeded: 0, failed: 0 };
+    const patch = {
+      progress: { total: plan.totalRows, succeeded: 0, failed: 0 },
+      ...(plan.generatedManifest ? { generatedManifest: plan.generatedManifest } : {}),
+    };
     job = job.request.ConfirmationRequired
-      ? await jobMarkSuspended(store, msg, { progress })
-      : await jobMarkReady(store, msg, { progress });
+      ? await jobMarkSuspended(store, msg, patch)
+      : await jobMarkReady(store, msg, patch);
   }
   if (job.status === "Ready" || job.status === "Active") await startJob(ctx, msg, job.priority);
 }

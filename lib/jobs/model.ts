@@ -31,6 +31,12 @@ export interface Progress {
   failed: number;
 }
 
+/** Where a ManifestGenerator job's generated manifest was written (DescribeJob shows it). */
+export interface GeneratedManifestDescriptor {
+  Format: "S3InventoryReport_CSV_20211130";
+  Location: { ObjectArn: string; ETag: string };
+}
+
 export interface JobRecord {
   schema: 1;
   accountId: string;
@@ -48,4 +54,5 @@ export interface JobRecord {
   failureReasons: FailureReason[];
   statusUpdateReason?: string;
   terminationDate?: string;
+  generatedManifest?: GeneratedManifestDescriptor;
 }

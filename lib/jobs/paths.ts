@@ -11,6 +11,8 @@ export const paths = {
   accountJobs: (accountId: string) => `jobs/${accountId}/`,
   job: (r: JobRef) => `${jobPrefix(r)}job.json`,
   plan: (r: JobRef) => `${jobPrefix(r)}plan.json`,
+  /** The CSV manifest dispatch writes for an inventory or generated manifest. */
+  normalizedManifest: (r: JobRef) => `${jobPrefix(r)}manifest.csv`,
   events: (r: JobRef) => `${jobPrefix(r)}events/`,
   event: (r: JobRef, at: string, seq: string) => `${jobPrefix(r)}events/${at}-${seq}.json`,
   children: (r: JobRef) => `${jobPrefix(r)}children/`,

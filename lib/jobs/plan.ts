@@ -3,9 +3,12 @@
 import type { Context } from "../context.ts";
 import { type Routing, routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
+import { generateManifest } from "../manifest/generator.ts";
+import { normalizeInventory } from "../manifest/inventory.ts";
 import { bucketOfArn, locateManifest, type ManifestObject } from "../manifest/location.ts";
 import { manifestRowBatches } from "../manifest/read-rows.ts";
-import type { JobRecord } from "./model.ts";
+import type { GeneratedManifestDescriptor, JobRecord } from "./model.ts";
+import { paths } from "./paths.ts";
 
 export interface Shard {
   index: number;
@@ -25,6 +28,8 @@ export interface Plan {
   routing: Routing;
   /** Endpoints that hold the report bucket: the report is written to each. */
   reportEndpoints: string[];
+  /** Where a ManifestGenerator job's manifest was written out (EnableManifestOutput). */
+  generatedManifest?: GeneratedManifestDescriptor;
 }
 
 interface ShardDraft {
@@ -38,7 +43,7 @@ interface ShardDraft {
 /** Reads the manifest once: validates and counts rows, cuts shards, routes buckets. */
 export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
   const { settings } = ctx;
-  const manifest = await locateManifest(ctx, job.request.Manifest);
+  const { manifest, generatedManifest } = await sourceManifest(ctx, job);
   let shardRows = settings.shardRows;
   let drafts: ShardDraft[] = [];
   const buckets = new Set<string>();
@@ -98,7 +103,38 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
       endpoints: order.filter((id) => held.has(id)),
     };
   });
-  return { schema: 1, manifest, totalRows, shards, routing, reportEndpoints };
+  return {
+    schema: 1,
+    manifest,
+    totalRows,
+    shards,
+    routing,
+    reportEndpoints,
+    ...(generatedManifest ? { generatedManifest } : {}),
+  };
+}
+
+/**
+ * The CSV manifest the job runs on: the user's, or one dispatch writes from an inventory's
+ * manifest.json or from a ManifestGenerator's listing.
+ */
+async function sourceManifest(
+  ctx: Context,
+  job: JobRecord,
+): Promise<{ manifest: ManifestObject; generatedManifest?: GeneratedManifestDescriptor }> {
+  const spec = job.request.Manifest;
+  const generator = job.request.ManifestGenerator?.S3JobManifestGenerator;
+  if (generator) {
+    const out = await generateManifest(ctx, generator, job, paths.normalizedManifest(job));
+    return out.descriptor
+      ? { manifest: out.manifest, generatedManifest: out.descriptor }
+      : { manifest: out.manifest };
+  }
+  if (!spec) throw new UnrecoverableError("ManifestNotFound", "the job has no manifest");
+  const located = await locateManifest(ctx, spec);
+  if (spec.Spec.Format === "S3InventoryReport_CSV_20161130")
+    return { manifest: await normalizeInventory(ctx, located, paths.normalizedManifest(job)) };
+  return { manifest: located };
 }
 
 /** Halves the shard count by joining neighbours; shards stay contiguous in rows and bytes. */

@@ -3,7 +3,7 @@
 // draws the same table.
 import { S3BatchError } from "../errors.ts";
 import type { JsonStore } from "../store/json-store.ts";
-import type { FailureReason, JobRecord, JobStatus, Progress } from "./model.ts";
+import type { FailureReason, GeneratedManifestDescriptor, JobRecord, JobStatus, Progress } from "./model.ts";
 import type { JobRef } from "./paths.ts";
 import { jobEvent, jobUpdate } from "./store.ts";
 
@@ -37,6 +37,7 @@ export interface TransitionPatch {
   progress?: Progress;
   failureReasons?: FailureReason[];
   statusUpdateReason?: string;
+  generatedManifest?: GeneratedManifestDescriptor;
 }
 
 const TERMINAL: readonly JobStatus[] = ["Complete", "Cancelled", "Failed"];

@@ -6,13 +6,19 @@ import type { Context } from "../context.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
 import type { ManifestSpec } from "../s3control/create-job-schema.ts";
 
+/** The endpoint id of a manifest s3batch wrote itself, in the internal bucket on the control endpoint. */
+export const CONTROL_ENDPOINT = "@control";
+
 export interface ManifestObject {
+  /** A gateway, or CONTROL_ENDPOINT for a manifest normalized from an inventory or generated. */
   endpointId: string;
   bucket: string;
   key: string;
   versionId?: string;
   etag: string;
   size: number;
+  /** The columns of a normalized manifest; a user's CSV manifest has its Spec.Fields. */
+  fields?: ("Ignore" | "Bucket" | "Key" | "VersionId")[];
 }
 
 const unquote = (etag: string) => etag.replace(/^W\//, "").replace(/^"|"$/g, "");
@@ -68,13 +74,14 @@ export async function locateManifest(ctx: Context, spec: ManifestSpec): Promise<
 
 /** Streams bytes [start, end) of the manifest. */
 export async function readManifestRange(
-  ctx: Pick<Context, "gateways">,
+  ctx: Pick<Context, "gateways" | "store">,
   m: ManifestObject,
   start: number,
   end: number,
 ): Promise<ReadableStream<Uint8Array>> {
   if (end <= start) return new ReadableStream({ start: (c) => c.close() });
-  const out = await ctx.gateways.get(m.endpointId).s3.send(
+  const s3 = m.endpointId === CONTROL_ENDPOINT ? ctx.store.s3 : ctx.gateways.get(m.endpointId).s3;
+  const out = await s3.send(
     new GetObjectCommand({
       Bucket: m.bucket,
       Key: m.key,

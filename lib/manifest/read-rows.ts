@@ -19,12 +19,12 @@ export interface ManifestSpan {
 
 /** Yields the span's rows in batches (one per chunk read), numbered from `span.firstRow`. */
 export async function* manifestRowBatches(
-  ctx: Pick<Context, "gateways">,
+  ctx: Pick<Context, "gateways" | "store">,
   manifest: ManifestObject,
-  spec: ManifestSpec,
+  spec: ManifestSpec | undefined,
   span: ManifestSpan,
 ): AsyncGenerator<ManifestEntry[]> {
-  const fields = manifestFields(spec);
+  const fields = manifest.fields ?? manifestFields(spec);
   const stream = await readManifestRange(ctx, manifest, span.startByte, span.endByte);
   let next = span.firstRow;
   for await (const lines of readLineBatches(stream, span.startByte, MAX_LINE_BYTES)) {
@@ -36,9 +36,9 @@ export async function* manifestRowBatches(
 
 /** Yields the span's rows one by one. */
 export async function* manifestRows(
-  ctx: Pick<Context, "gateways">,
+  ctx: Pick<Context, "gateways" | "store">,
   manifest: ManifestObject,
-  spec: ManifestSpec,
+  spec: ManifestSpec | undefined,
   span: ManifestSpan,
 ): AsyncGenerator<ManifestEntry> {
   for await (const batch of manifestRowBatches(ctx, manifest, spec, span)) yield* batch;
@@ -46,12 +46,12 @@ export async function* manifestRows(
 
 /** The span's rows as the merge needs them: number and echo (see `echoLines`). */
 export async function* echoRowBatches(
-  ctx: Pick<Context, "gateways">,
+  ctx: Pick<Context, "gateways" | "store">,
   manifest: ManifestObject,
-  spec: ManifestSpec,
+  spec: ManifestSpec | undefined,
   span: ManifestSpan,
 ): AsyncGenerator<EchoRow[]> {
-  const fields = manifestFields(spec);
+  const fields = manifest.fields ?? manifestFields(spec);
   const stream = await readManifestRange(ctx, manifest, span.startByte, span.endByte);
   let next = span.firstRow;
   for await (const lines of readLineBatches(stream, span.startByte, MAX_LINE_BYTES)) {

@@ -19,8 +19,8 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 type Field = NonNullable<ManifestSpec["Spec"]["Fields"]>[number];
 
-export function manifestFields(spec: ManifestSpec): Field[] {
-  return spec.Spec.Fields && spec.Spec.Fields.length > 0 ? spec.Spec.Fields : ["Bucket", "Key"];
+export function manifestFields(spec: ManifestSpec | undefined): Field[] {
+  return spec?.Spec.Fields && spec.Spec.Fields.length > 0 ? spec.Spec.Fields : ["Bucket", "Key"];
 }
 
 const invalid = (index: number, why: string) =>
@@ -46,13 +46,18 @@ export function parseRow(line: Line, index: number, fields: readonly Field[]): T
     }
   }
   if (bucket !== lastBucket) {
-    if (!BUCKET.test(bucket)) throw invalid(index, "the bucket name is not valid");
+    if (!BUCKET.test(bucket)) {
+      if (index === 0 && /^bucket$/i.test(bucket))
+        throw invalid(index, "it is a header row; S3BatchOperations_CSV_20180820 manifests have none");
+      throw invalid(index, "the bucket name is not valid");
+    }
     lastBucket = bucket;
   }
   let key = rawKey;
-  if (rawKey.includes("%")) {
+  // Keys are URL-encoded as S3 Inventory writes them: "+" is a space, a literal plus is %2B.
+  if (rawKey.includes("%") || rawKey.includes("+")) {
     try {
-      key = decodeURIComponent(rawKey);
+      key = decodeURIComponent(rawKey.replaceAll("+", " "));
     } catch {
       throw invalid(index, "the key is not URL-encoded correctly");
     }

@@ -54,15 +54,14 @@ export function checksumOperation(spec: ChecksumSpec): Operation {
     placement: "first",
     run: async ({ s3 }, row) => {
       try {
-        const head = await s3.send(
-          new HeadObjectCommand({
-            Bucket: row.bucket,
-            Key: row.key,
-            VersionId: row.versionId,
-            PartNumber: 1,
-          }),
-        );
-        const parts = type === "COMPOSITE" ? (head.PartsCount ?? 1) : 1;
+        const target = { Bucket: row.bucket, Key: row.key, VersionId: row.versionId };
+        // The object's own ETag pins every read; a HEAD of part 1 (whose ETag some gateways give
+        // as the part's) only counts the parts.
+        const head = await s3.send(new HeadObjectCommand(target));
+        const parts =
+          type === "COMPOSITE"
+            ? ((await s3.send(new HeadObjectCommand({ ...target, PartNumber: 1 }))).PartsCount ?? 1)
+            : 1;
         let digest: Uint8Array;
         let suffix = "";
         if (parts <= 1) digest = await digestOf(s3, row, algorithm, head.ETag);

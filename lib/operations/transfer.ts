@@ -1,7 +1,7 @@
 // Moving object bytes: a copy inside one gateway stays server-side (CopyObject, or UploadPartCopy
 // above a size threshold, so there is no 5 GB cap); a copy between gateways streams the source
-// into a multipart upload with a bounded queue of parts (lib-storage), so memory is a few parts
-// whatever the object's size.
+// into a multipart upload with a bounded queue of parts (lib-storage), so memory is about two
+// parts whatever the object's size.
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -143,7 +143,8 @@ export async function copyAcross(
       Body: got.Body as ReadableStream,
     },
     partSize: partSize(src.head.ContentLength ?? 0, sizes.partBytes),
-    queueSize: 2,
+    // One part in flight while the next fills: memory per copy is about two parts.
+    queueSize: 1,
     leavePartsOnError: false,
   });
   await upload.done();

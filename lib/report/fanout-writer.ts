@@ -76,6 +76,17 @@ export class FanoutWriter {
     }
   }
 
+  /** Appends raw bytes (a compressed stream, say), sending full parts on the way. */
+  async writeBytes(bytes: Uint8Array): Promise<void> {
+    for (let from = 0; from < bytes.length; ) {
+      if (this.used >= this.partBytes) await this.flushPart();
+      const n = Math.min(bytes.length - from, this.partBytes - this.used);
+      this.buffer.set(bytes.subarray(from, from + n), this.used);
+      this.used += n;
+      from += n;
+    }
+  }
+
   /** Completes the object on every target; returns its size and MD5 (hex). Writes nothing if empty. */
   async finish(): Promise<{ bytes: number; md5: string }> {
     const body = await this.take();

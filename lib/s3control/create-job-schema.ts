@@ -254,10 +254,15 @@ export const operationSchema = z
 const manifestFieldSchema = z.enum(["Ignore", "Bucket", "Key", "VersionId"]);
 
 export const manifestSchema = z.object({
-  Spec: z.object({
-    Format: z.enum(["S3BatchOperations_CSV_20180820"]),
-    Fields: xmlList(manifestFieldSchema, 6).optional(),
-  }),
+  Spec: z
+    .object({
+      Format: z.enum(["S3BatchOperations_CSV_20180820", "S3InventoryReport_CSV_20161130"]),
+      Fields: xmlList(manifestFieldSchema, 6).optional(),
+    })
+    .refine(
+      (spec) => spec.Format === "S3BatchOperations_CSV_20180820" || !spec.Fields,
+      "an S3InventoryReport_CSV_20161130 manifest takes its columns from its fileSchema, not Fields",
+    ),
   Location: z.object({
     ObjectArn: s3Arn,
     ObjectVersionId: z.string().min(1).max(2000).optional(),
@@ -277,23 +282,86 @@ export const reportSchema = z
   .refine((r) => !r.Enabled || (r.Bucket && r.Format), "an enabled report needs Bucket and Format")
   .refine((r) => !r.Prefix?.split("/").includes(".."), "Prefix must not contain '..' segments");
 
-export const createJobSchema = z.object({
-  ConfirmationRequired: xmlBool.optional(),
-  Operation: operationSchema,
-  Report: reportSchema,
-  ClientRequestToken: z.string().min(1).max(64),
-  Manifest: manifestSchema,
-  Description: z.string().min(1).max(256).optional(),
-  Priority: xmlInt(0, 2147483647),
-  RoleArn: z
-    .string()
-    .min(1)
-    .max(2048)
-    .regex(/^arn:[^:]+:iam::\d{12}:role\/.*$/, "must be an IAM role ARN"),
-  Tags: xmlList(jobTagSchema, 50).optional(),
+const prefixList = xmlList(z.string().min(1).max(1024), 100);
+
+export const manifestGeneratorSchema = z.object({
+  S3JobManifestGenerator: z.object({
+    ExpectedBucketOwner: accountId.optional(),
+    SourceBucket: bucketArn,
+    ManifestOutputLocation: z
+      .object({
+        ExpectedManifestBucketOwner: accountId.optional(),
+        Bucket: bucketArn,
+        ManifestPrefix: z.string().min(1).max(512).optional(),
+        ManifestEncryption: z.unknown().optional(),
+        ManifestFormat: z.enum(["S3InventoryReport_CSV_20211130"]),
+      })
+      .optional(),
+    Filter: z
+      .object({
+        EligibleForReplication: xmlBool.optional(),
+        CreatedAfter: xmlDate.optional(),
+        CreatedBefore: xmlDate.optional(),
+        ObjectReplicationStatuses: xmlList(z.enum(["COMPLETED", "FAILED", "REPLICA", "NONE"]), 4).optional(),
+        KeyNameConstraint: z
+          .object({
+            MatchAnyPrefix: prefixList.optional(),
+            MatchAnySuffix: prefixList.optional(),
+            MatchAnySubstring: prefixList.optional(),
+          })
+          .optional(),
+        ObjectSizeGreaterThanBytes: xmlInt(0, Number.MAX_SAFE_INTEGER).optional(),
+        ObjectSizeLessThanBytes: xmlInt(0, Number.MAX_SAFE_INTEGER).optional(),
+        MatchAnyStorageClass: xmlList(
+          z.enum([
+            "STANDARD",
+            "STANDARD_IA",
+            "ONEZONE_IA",
+            "GLACIER",
+            "INTELLIGENT_TIERING",
+            "DEEP_ARCHIVE",
+            "GLACIER_IR",
+          ]),
+          7,
+        ).optional(),
+      })
+      .optional(),
+    EnableManifestOutput: xmlBool,
+  }),
 });
 
+export const createJobSchema = z
+  .object({
+    ConfirmationRequired: xmlBool.optional(),
+    Operation: operationSchema,
+    Report: reportSchema,
+    ClientRequestToken: z.string().min(1).max(64),
+    Manifest: manifestSchema.optional(),
+    ManifestGenerator: manifestGeneratorSchema.optional(),
+    Description: z.string().min(1).max(256).optional(),
+    Priority: xmlInt(0, 2147483647),
+    RoleArn: z
+      .string()
+      .min(1)
+      .max(2048)
+      .regex(/^arn:[^:]+:iam::\d{12}:role\/.*$/, "must be an IAM role ARN"),
+    Tags: xmlList(jobTagSchema, 50).optional(),
+  })
+  .refine(
+    (r) => Boolean(r.Manifest) !== Boolean(r.ManifestGenerator),
+    "give exactly one of Manifest and ManifestGenerator",
+  )
+  .refine(
+    (r) =>
+      !r.ManifestGenerator?.S3JobManifestGenerator.EnableManifestOutput ||
+      Boolean(r.ManifestGenerator.S3JobManifestGenerator.ManifestOutputLocation),
+    "EnableManifestOutput needs a ManifestOutputLocation",
+  );
+
 export type CreateJobInput = z.output<typeof createJobSchema>;
-export type ManifestSpec = CreateJobInput["Manifest"];
+export type ManifestSpec = NonNullable<CreateJobInput["Manifest"]>;
+export type ManifestGeneratorSpec = NonNullable<
+  CreateJobInput["ManifestGenerator"]
+>["S3JobManifestGenerator"];
 export type ReportSpec = CreateJobInput["Report"];
 export type OperationSpec = CreateJobInput["Operation"];

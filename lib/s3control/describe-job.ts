@@ -41,6 +41,8 @@ export function jobDescriptor(job: JobRecord, region: string): Record<string, un
     JobArn: `arn:aws:s3:${region}:${job.accountId}:job/${job.jobId}`,
     Status: job.status,
     Manifest: r.Manifest,
+    ManifestGenerator: r.ManifestGenerator,
+    GeneratedManifestDescriptor: job.generatedManifest,
     Operation: r.Operation,
     Priority: job.priority,
     ProgressSummary: progressSummary(job),

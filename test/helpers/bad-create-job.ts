@@ -124,6 +124,40 @@ export function badCreateJobCases(): BadCase[] {
   field("tag key with bad characters", { Tags: tag("k<>#", "v") });
   field("tag value with bad characters", { Tags: tag("k", "v;{}") });
   field("tag without key", { Tags: "<member><Value>v</Value></member>" });
+  // ManifestGenerator
+  const generator = (inner: string) =>
+    `<S3JobManifestGenerator><SourceBucket>arn:aws:s3:::pool</SourceBucket>${inner}</S3JobManifestGenerator>`;
+  field("Manifest and ManifestGenerator both", {
+    ManifestGenerator: generator("<EnableManifestOutput>false</EnableManifestOutput>"),
+  });
+  for (const [name, g] of [
+    ["generator output without a location", generator("<EnableManifestOutput>true</EnableManifestOutput>")],
+    ["generator without EnableManifestOutput", generator("")],
+    [
+      "generator source not a bucket ARN",
+      "<S3JobManifestGenerator><SourceBucket>pool</SourceBucket><EnableManifestOutput>false</EnableManifestOutput></S3JobManifestGenerator>",
+    ],
+    [
+      "generator negative size",
+      generator(
+        "<EnableManifestOutput>false</EnableManifestOutput><Filter><ObjectSizeGreaterThanBytes>-1</ObjectSizeGreaterThanBytes></Filter>",
+      ),
+    ],
+    [
+      "generator bad date",
+      generator(
+        "<EnableManifestOutput>false</EnableManifestOutput><Filter><CreatedAfter>soon</CreatedAfter></Filter>",
+      ),
+    ],
+    [
+      "generator unknown storage class",
+      generator(
+        "<EnableManifestOutput>false</EnableManifestOutput><Filter><MatchAnyStorageClass><member>COLD</member></MatchAnyStorageClass></Filter>",
+      ),
+    ],
+  ] as const) {
+    field(name, { Manifest: undefined, ManifestGenerator: g });
+  }
   // Operation
   for (const [name, op] of [
     ["unknown operation", "<S3DeleteEverything/>"],
@@ -139,6 +173,57 @@ export function badCreateJobCases(): BadCase[] {
     ["tagging value over 256", tagging(tag("k", "v".repeat(257)))],
     ["tagging empty key", tagging(tag("", "v"))],
     ["operation as text", "S3InitiateRestoreObject"],
+    [
+      "retention mode without a date",
+      "<S3PutObjectRetention><Retention><Mode>GOVERNANCE</Mode></Retention></S3PutObjectRetention>",
+    ],
+    [
+      "retention mode unknown",
+      "<S3PutObjectRetention><Retention><Mode>FOREVER</Mode><RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate></Retention></S3PutObjectRetention>",
+    ],
+    ["legal hold without status", "<S3PutObjectLegalHold><LegalHold/></S3PutObjectLegalHold>"],
+    [
+      "acl with both canned and list",
+      "<S3PutObjectAcl><AccessControlPolicy><CannedAccessControlList>private</CannedAccessControlList><AccessControlList><Owner><ID>x</ID></Owner></AccessControlList></AccessControlPolicy></S3PutObjectAcl>",
+    ],
+    [
+      "acl canned unknown",
+      "<S3PutObjectAcl><AccessControlPolicy><CannedAccessControlList>everyone</CannedAccessControlList></AccessControlPolicy></S3PutObjectAcl>",
+    ],
+    [
+      "copy target not a bucket ARN",
+      "<S3PutObjectCopy><TargetResource>pool2</TargetResource></S3PutObjectCopy>",
+    ],
+    ["copy storage class unknown", "<S3PutObjectCopy><StorageClass>COLD</StorageClass></S3PutObjectCopy>"],
+    [
+      "copy date not a date",
+      "<S3PutObjectCopy><ModifiedSinceConstraint>yesterday</ModifiedSinceConstraint></S3PutObjectCopy>",
+    ],
+    [
+      "checksum CRC64NVME composite",
+      "<S3ComputeObjectChecksum><ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>COMPOSITE</ChecksumType></S3ComputeObjectChecksum>",
+    ],
+    [
+      "checksum unknown algorithm",
+      "<S3ComputeObjectChecksum><ChecksumAlgorithm>CRC16</ChecksumAlgorithm></S3ComputeObjectChecksum>",
+    ],
+    [
+      "lambda without FunctionArn",
+      "<LambdaInvoke><InvocationSchemaVersion>2.0</InvocationSchemaVersion></LambdaInvoke>",
+    ],
+    [
+      "lambda user arguments in schema 1.0",
+      "<LambdaInvoke><FunctionArn>arn:aws:lambda:us-east-1:123456789012:function:f</FunctionArn><InvocationSchemaVersion>1.0</InvocationSchemaVersion><UserArguments><entry><key>k</key><value>v</value></entry></UserArguments></LambdaInvoke>",
+    ],
+    [
+      "lambda schema 3.0",
+      "<LambdaInvoke><FunctionArn>arn:aws:lambda:us-east-1:123456789012:function:f</FunctionArn><InvocationSchemaVersion>3.0</InvocationSchemaVersion></LambdaInvoke>",
+    ],
+    [
+      "encryption without a key",
+      "<S3UpdateObjectEncryption><ObjectEncryption><SSE-KMS/></ObjectEncryption></S3UpdateObjectEncryption>",
+    ],
+    ["replicate with a field", "<S3ReplicateObject><Anything>1</Anything></S3ReplicateObject>"],
   ] as const) {
     field(name, { Operation: op });
   }
@@ -162,6 +247,13 @@ export function badCreateJobCases(): BadCase[] {
     ],
     ["no location", `<Spec>${SPEC}</Spec>`],
     ["no spec", `<Location>${LOCATION}</Location>`],
+    [
+      "inventory manifest with Fields",
+      manifest(
+        "<Format>S3InventoryReport_CSV_20161130</Format><Fields><member>Bucket</member></Fields>",
+        LOCATION,
+      ),
+    ],
     ["ObjectArn not an ARN", manifest(SPEC, "<ObjectArn>pool/manifest.csv</ObjectArn><ETag>abc</ETag>")],
     [
       "ObjectArn of another service",

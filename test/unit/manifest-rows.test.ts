@@ -9,6 +9,14 @@ describe("parseRow", () => {
     expect(row).toEqual({ index: 4, bucket: "pool", rawKey: "dir%2Fa%20b%2Cc.txt", key: "dir/a b,c.txt" });
   });
 
+  it("reads '+' as a space and %2B as a plus, as S3 Inventory encodes keys", () => {
+    expect(parseRow(line("pool,a+b%2Bc"), 0, ["Bucket", "Key"]).key).toBe("a b+c");
+  });
+
+  it("names a header row for what it is", () => {
+    expect(() => parseRow(line("Bucket,Key"), 0, ["Bucket", "Key"])).toThrow(/header row/);
+  });
+
   it("reads version IDs and skips Ignore columns", () => {
     expect(parseRow(line("x,pool,k,v1"), 0, ["Ignore", "Bucket", "Key", "VersionId"])).toMatchObject({
       bucket: "pool",

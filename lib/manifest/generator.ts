@@ -1,0 +1,218 @@
+// ManifestGenerator (S3JobManifestGenerator): the job's manifest is the source bucket's listing,
+// on every endpoint that holds the bucket, filtered as AWS filters it. Each endpoint is listed
+// page by page and the sorted listings are merged by key, so a key held by several endpoints is
+// one task and memory is one page per endpoint. The result is written as a normalized CSV
+// manifest (Bucket,Key, keys URL-encoded) in the internal bucket; with EnableManifestOutput it is
+// also written, gzipped, with an inventory-style manifest.json, to ManifestOutputLocation.
+import {
+  type _Object,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
+import type { Context } from "../context.ts";
+import { routeBuckets } from "../endpoints/routing.ts";
+import { UnrecoverableError } from "../errors.ts";
+import { FanoutWriter } from "../report/fanout-writer.ts";
+import type { ManifestGeneratorSpec } from "../s3control/create-job-schema.ts";
+import { bucketOfArn, CONTROL_ENDPOINT, type ManifestObject } from "./location.ts";
+
+type Filter = NonNullable<ManifestGeneratorSpec["Filter"]>;
+
+/** Whether a listed object passes the generator's filter. */
+export function passes(o: _Object, f: Filter | undefined): boolean {
+  if (!f) return true;
+  const key = o.Key ?? "";
+  const k = f.KeyNameConstraint;
+  if (k?.MatchAnyPrefix?.length && !k.MatchAnyPrefix.some((p) => key.startsWith(p))) return false;
+  if (k?.MatchAnySuffix?.length && !k.MatchAnySuffix.some((p) => key.endsWith(p))) return false;
+  if (k?.MatchAnySubstring?.length && !k.MatchAnySubstring.some((p) => key.includes(p))) return false;
+  const modified = o.LastModified?.getTime() ?? 0;
+  if (f.CreatedAfter && modified <= Date.parse(f.CreatedAfter)) return false;
+  if (f.CreatedBefore && modified >= Date.parse(f.CreatedBefore)) return false;
+  const size = o.Size ?? 0;
+  if (f.ObjectSizeGreaterThanBytes !== undefined && size <= f.ObjectSizeGreaterThanBytes) return false;
+  if (f.ObjectSizeLessThanBytes !== undefined && size >= f.ObjectSizeLessThanBytes) return false;
+  if (
+    f.MatchAnyStorageClass?.length &&
+    !f.MatchAnyStorageClass.includes((o.StorageClass ?? "STANDARD") as never)
+  )
+    return false;
+  return true;
+}
+
+/** One endpoint's listing as a cursor: one page at a time. */
+class Listing {
+  private page: _Object[] = [];
+  private pos = 0;
+  private token: string | undefined;
+  private done = false;
+
+  constructor(private readonly send: (token: string | undefined) => Promise<ListObjectsV2CommandOutput>) {}
+
+  async head(): Promise<_Object | undefined> {
+    while (this.pos >= this.page.length && !this.done) {
+      const out = await this.send(this.token);
+      this.page = out.Contents ?? [];
+      this.pos = 0;
+      this.token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      this.done = !this.token;
+    }
+    return this.page[this.pos];
+  }
+
+  next(): void {
+    this.pos++;
+  }
+}
+
+/** The merged listing: each key once, in key order, with whether any endpoint's entry passes. */
+async function* mergedListing(listings: Listing[], filter: Filter | undefined): AsyncGenerator<string> {
+  for (;;) {
+    const heads = await Promise.all(listings.map((l) => l.head()));
+    let least: string | undefined;
+    for (const h of heads) if (h?.Key !== undefined && (least === undefined || h.Key < least)) least = h.Key;
+    if (least === undefined) return;
+    let pass = false;
+    heads.forEach((h, i) => {
+      if (h?.Key !== least) return;
+      pass ||= passes(h, filter);
+      listings[i]?.next();
+    });
+    if (pass) yield least;
+  }
+}
+
+const encodeKey = (key: string) => key.split("/").map(encodeURIComponent).join("/");
+
+export interface GeneratedManifest {
+  manifest: ManifestObject;
+  /** Set with EnableManifestOutput: where the generated manifest's manifest.json was written. */
+  descriptor?: { Format: "S3InventoryReport_CSV_20211130"; Location: { ObjectArn: string; ETag: string } };
+}
+
+/** Lists, filters and writes the manifest of a generator job. */
+export async function generateManifest(
+  ctx: Context,
+  spec: ManifestGeneratorSpec,
+  job: { accountId: string; jobId: string },
+  key: string,
+): Promise<GeneratedManifest> {
+  const bucket = bucketOfArn(spec.SourceBucket);
+  const holders = (await routeBuckets(ctx.gateways, [bucket]))[bucket] ?? [];
+  if (holders.length === 0)
+    throw new UnrecoverableError("ManifestNotFound", `no endpoint holds the source bucket ${bucket}`);
+  const prefixes = spec.Filter?.KeyNameConstraint?.MatchAnyPrefix;
+  const Prefix = prefixes?.length === 1 ? prefixes[0] : undefined;
+  const listings = holders.map((id) => {
+    const { s3 } = ctx.gateways.get(id);
+    return new Listing((token) =>
+      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix, ContinuationToken: token })),
+    );
+  });
+  const out = spec.EnableManifestOutput ? spec.ManifestOutputLocation : undefined;
+  const output = out ? await openOutput(ctx, out, job) : undefined;
+  const writer = new FanoutWriter(
+    [{ s3: ctx.store.s3, bucket: ctx.settings.internalBucket, key }],
+    ctx.settings.reportPartBytes,
+  );
+  let rows = 0;
+  try {
+    let text = "";
+    for await (const k of mergedListing(listings, spec.Filter)) {
+      text += `${bucket},${encodeKey(k)}\n`;
+      rows++;
+      if (text.length > 64 * 1024) {
+        await Promise.all([writer.write(text), output?.write(text)]);
+        text = "";
+      }
+    }
+    if (text) await Promise.all([writer.write(text), output?.write(text)]);
+    if (rows === 0) throw new UnrecoverableError("EmptyManifest", "the manifest generator found no objects");
+    await writer.finish();
+  } catch (err) {
+    await Promise.all([writer.abort(), output?.abort()]);
+    throw err;
+  }
+  const head = await ctx.store.s3.send(
+    new HeadObjectCommand({ Bucket: ctx.settings.internalBucket, Key: key }),
+  );
+  const manifest: ManifestObject = {
+    endpointId: CONTROL_ENDPOINT,
+    bucket: ctx.settings.internalBucket,
+    key,
+    etag: (head.ETag ?? "").replaceAll('"', ""),
+    size: head.ContentLength ?? 0,
+    fields: ["Bucket", "Key"],
+  };
+  return output ? { manifest, descriptor: await output.finish(bucket) } : { manifest };
+}
+
+/**
+ * The generated manifest written out as an S3InventoryReport_CSV_20211130: one csv.gz, gzipped
+ * and uploaded as it is written (multipart, bounded), then a manifest.json naming it.
+ */
+async function openOutput(
+  ctx: Context,
+  out: NonNullable<ManifestGeneratorSpec["ManifestOutputLocation"]>,
+  job: { accountId: string; jobId: string },
+) {
+  const bucket = bucketOfArn(out.Bucket);
+  const home = ((await routeBuckets(ctx.gateways, [bucket]))[bucket] ?? [])[0];
+  if (!home) throw new UnrecoverableError("ManifestOutputNotFound", `no endpoint holds the bucket ${bucket}`);
+  const { s3 } = ctx.gateways.get(home);
+  const prefix = (out.ManifestPrefix ?? "").replace(/\/+$/, "");
+  const base = `${prefix ? `${prefix}/` : ""}job-${job.jobId}`;
+  const dataKey = `${base}/data/${crypto.randomUUID()}.csv.gz`;
+  const gzWriter = new FanoutWriter(
+    [{ s3, bucket, key: dataKey }],
+    ctx.settings.reportPartBytes,
+    "application/gzip",
+  );
+  const gzip = new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
+  const input = gzip.writable.getWriter();
+  const pump = (async () => {
+    for await (const chunk of gzip.readable as unknown as AsyncIterable<Uint8Array>)
+      await gzWriter.writeBytes(chunk);
+  })();
+  pump.catch(() => {});
+  const encoder = new TextEncoder();
+  return {
+    write: (text: string) => input.write(encoder.encode(text)),
+    abort: async () => {
+      await input.abort().catch(() => {});
+      await gzWriter.abort();
+    },
+    finish: async (sourceBucket: string): Promise<GeneratedManifest["descriptor"]> => {
+      await input.close();
+      await pump;
+      const { bytes, md5 } = await gzWriter.finish();
+      const doc = {
+        sourceBucket,
+        destinationBucket: out.Bucket,
+        version: "2021-11-30",
+        creationTimestamp: String(Date.now()),
+        fileFormat: "CSV",
+        fileSchema: "Bucket, Key",
+        files: [{ key: dataKey, size: bytes, MD5checksum: md5 }],
+      };
+      const manifestKey = `${base}/manifest.json`;
+      const put = await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: manifestKey,
+          Body: JSON.stringify(doc),
+          ContentType: "application/json",
+        }),
+      );
+      return {
+        Format: "S3InventoryReport_CSV_20211130",
+        Location: {
+          ObjectArn: `arn:aws:s3:::${bucket}/${manifestKey}`,
+          ETag: (put.ETag ?? "").replaceAll('"', ""),
+        },
+      };
+    },
+  };
+}
