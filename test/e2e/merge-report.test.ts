@@ -97,8 +97,8 @@ describe("the report of a job over both gateways, several shards", () => {
     expect(job.Status).toBe("Complete");
     expect(job.ProgressSummary).toMatchObject({
       TotalNumberOfTasks: 23,
-      NumberOfTasksSucceeded: 14,
-      NumberOfTasksFailed: 9,
+      NumberOfTasksSucceeded: 15,
+      NumberOfTasksFailed: 8,
     });
     for (const s3 of [t.gatewayA, t.gatewayB]) {
       expect(await readText(s3, "pool2", keys.results("succeeded"))).toBe(expected("succeeded"));
@@ -112,7 +112,7 @@ describe("the report of a job over both gateways, several shards", () => {
 
   it("writes only the failed rows with ReportScope FailedTasksOnly", async () => {
     const { job, jobId, keys } = await run("FailedTasksOnly");
-    expect(job.ProgressSummary).toMatchObject({ NumberOfTasksSucceeded: 14, NumberOfTasksFailed: 9 });
+    expect(job.ProgressSummary).toMatchObject({ NumberOfTasksSucceeded: 15, NumberOfTasksFailed: 8 });
     expect(await listKeys(t.gatewayA, "pool2", keys.resultsPrefix)).toEqual([keys.results("failed")]);
     expect(await readText(t.gatewayA, "pool2", keys.results("failed"))).toBe(expected("failed"));
     const m = JSON.parse(await readText(t.gatewayA, "pool2", keys.manifest));
