@@ -119,6 +119,46 @@ describe("S3BatchOperations_CSV_20180820", () => {
     }
   });
 
+  it("runs a mixed job with a version ID on every row: versions on A, null versions on both gateways", async () => {
+    const VERSIONED = "mix-versions-a";
+    await freshBucket(t.gatewayA, VERSIONED);
+    await t.gatewayA.send(
+      new PutBucketVersioningCommand({ Bucket: VERSIONED, VersioningConfiguration: { Status: "Enabled" } }),
+    );
+    const old = (await put(t.gatewayA, "odd key+1", "old", VERSIONED)).VersionId ?? "";
+    await put(t.gatewayA, "odd key+1", "new", VERSIONED);
+    await put(t.gatewayA, "null/both", "a");
+    await put(t.gatewayB, "null/both", "b");
+    await put(t.gatewayB, "null/b-only é", "b");
+    // [bucket, manifest key, version, expected tail]
+    const ok = "succeeded,200,,Successful";
+    const rowsOf: [string, string, string, string][] = [
+      [VERSIONED, "odd+key%2B1", old, ok],
+      [DATA, "null%2Fboth", "null", ok],
+      [DATA, "null/b-only+%C3%A9", "null", ok],
+      [DATA, "null/missing", "null", "failed,404,NoSuchKey,The specified key does not exist on any endpoint"],
+    ];
+    const r = await run(rowsOf.map(([b, k, v]) => `${b},${k},${v}`).join("\n"), {
+      Format: "S3BatchOperations_CSV_20180820",
+      Fields: ["Bucket", "Key", "VersionId"],
+    });
+    const file = (status: string) =>
+      rowsOf
+        .filter(([, , , tail]) => tail.startsWith(status))
+        .map(([b, k, v, tail]) => `${b},${k},${v},${tail}\n`)
+        .join("");
+    expect(r.succeeded).toBe(file("succeeded"));
+    expect(r.failed).toBe(file("failed"));
+    const versionTags = async (VersionId?: string) =>
+      (await t.gatewayA.send(new GetObjectTaggingCommand({ Bucket: VERSIONED, Key: "odd key+1", VersionId })))
+        .TagSet ?? [];
+    expect(await versionTags(old)).toEqual([{ Key: "batch", Value: "mixed" }]);
+    expect(await versionTags()).toEqual([]);
+    for (const s3 of [t.gatewayA, t.gatewayB])
+      expect(await tagsOf(s3, "null/both")).toEqual([{ Key: "batch", Value: "mixed" }]);
+    expect(await tagsOf(t.gatewayB, "null/b-only é")).toEqual([{ Key: "batch", Value: "mixed" }]);
+  });
+
   it("acts on the version a row names, in a versioned bucket", async () => {
     const VERSIONED = "mix-versioned";
     await freshBucket(t.gatewayA, VERSIONED);
@@ -240,6 +280,9 @@ describe("ManifestGenerator", () => {
     await put(t.gatewayB, "keep/empty.txt", "", SOURCE); // too small
     await put(t.gatewayA, "keep/c.bin", "cccc", SOURCE); // wrong suffix
     await put(t.gatewayB, "drop/d.txt", "dddd", SOURCE); // wrong prefix
+    await t.gatewayA.send(
+      new PutObjectCommand({ Bucket: SOURCE, Key: "keep/cold.txt", Body: "cold", StorageClass: "GLACIER" }),
+    ); // wrong storage class
     const prefix = `g-${randomUUID().slice(0, 8)}`;
     const input = createJobInput({ arn: "", etag: "" }, TAGGING, {
       Manifest: undefined,
@@ -257,6 +300,8 @@ describe("ManifestGenerator", () => {
             ObjectSizeGreaterThanBytes: 1,
             ObjectSizeLessThanBytes: 1000,
             CreatedAfter: before,
+            CreatedBefore: new Date(Date.now() + 3_600_000),
+            MatchAnyStorageClass: ["STANDARD"],
           },
         },
       },

@@ -265,6 +265,19 @@ describe("in-place operations reach every copy of the object", () => {
     });
   });
 
+  it("S3InitiateRestoreObject restores an archived object, and a second restore of it succeeds too", async () => {
+    await put("b", "rs/archived", "x", { StorageClass: "GLACIER" });
+    const first = await run(["rs/archived"], {
+      S3InitiateRestoreObject: { ExpirationInDays: 1, GlacierJobTier: "BULK" },
+    });
+    const again = await run(["rs/archived"], {
+      S3InitiateRestoreObject: { ExpirationInDays: 1, GlacierJobTier: "STANDARD" },
+    });
+    expect([first.failed, again.failed]).toEqual(["", ""]);
+    const head = await t.gatewayB.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "rs/archived" }));
+    expect(head.Restore).toMatch(/ongoing-request="(true|false)"/);
+  });
+
   it("S3InitiateRestoreObject fails a non-archived object with InvalidObjectState", async () => {
     await put("a", "rs/standard", "x");
     const r = await run(["rs/standard"], {

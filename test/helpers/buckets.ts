@@ -6,17 +6,26 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   type S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 
 export async function freshBucket(s3: S3Client, bucket: string): Promise<void> {
   try {
+    // Every version and delete marker, so that versioned buckets empty too.
     for (;;) {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
-      for (const o of page.Contents ?? [])
-        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
-      if (!page.IsTruncated) break;
+      const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+      const all = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])];
+      for (const o of all)
+        await s3.send(
+          new DeleteObjectCommand({
+            Bucket: bucket,
+            Key: o.Key,
+            VersionId: o.VersionId,
+          }),
+        );
+      if (!page.IsTruncated || all.length === 0) break;
     }
     await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
   } catch (err) {
