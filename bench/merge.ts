@@ -33,7 +33,7 @@ const endpointDoc = (n: number) =>
   );
 const none = "http://127.0.0.1:9/unused";
 
-/** The merge function's heap setting in serverless.yml: the figures are taken as deployed. */
+/** The merge and dispatch functions' heap setting in serverless.yml: figures are taken as deployed. */
 const DEPLOYED_HEAP = ["--max-old-space-size=64"];
 
 function step<T>(mode: string, env: Record<string, string>, flags: string[] = DEPLOYED_HEAP): T {
@@ -98,7 +98,7 @@ for (const rows of rowCounts) {
     });
     const dispatch =
       endpoints === endpointCounts[0]
-        ? step<Timed & { shards: number; offsetsMatch: boolean }>("dispatch", env, [])
+        ? step<Timed & { shards: number; offsetsMatch: boolean }>("dispatch", env)
         : undefined;
     const exact =
       merge.status === "Complete" &&

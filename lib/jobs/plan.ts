@@ -46,7 +46,7 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
   const { manifest, generatedManifest } = await sourceManifest(ctx, job);
   let shardRows = settings.shardRows;
   let drafts: ShardDraft[] = [];
-  const buckets = new Set<string>();
+  const buckets = new Map<string, string>();
   let totalRows = 0;
   const span = { startByte: 0, endByte: manifest.size, firstRow: 0 };
   for await (const batch of manifestRowBatches(ctx, manifest, job.request.Manifest, span))
@@ -58,14 +58,18 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
           `the manifest has more than ${settings.maxManifestRows} rows`,
         );
       }
-      if (!buckets.has(row.bucket)) {
+      // Bucket names are kept as copies of their own: a name sliced from a manifest chunk would
+      // keep that whole chunk alive for as long as the plan is being built.
+      let bucket = buckets.get(row.bucket);
+      if (bucket === undefined) {
         if (buckets.size >= settings.maxManifestBuckets) {
           throw new UnrecoverableError(
             "ManifestTooLarge",
             `the manifest names more than ${settings.maxManifestBuckets} buckets`,
           );
         }
-        buckets.add(row.bucket);
+        bucket = ownCopy(row.bucket);
+        buckets.set(bucket, bucket);
       }
       let last = drafts.at(-1);
       if (!last || last.rowCount >= shardRows) {
@@ -81,14 +85,14 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
       }
       last.rowCount++;
       last.endByte = end;
-      last.buckets.add(row.bucket);
+      last.buckets.add(bucket);
       totalRows = index + 1;
     }
   // A copy's target bucket is routed with the manifest's: children look it up in the plan.
   const target = job.request.Operation.S3PutObjectCopy?.TargetResource;
   const routing = await routeBuckets(
     ctx.gateways,
-    target ? new Set([...buckets, bucketOfArn(target)]) : buckets,
+    target ? new Set([...buckets.keys(), bucketOfArn(target)]) : buckets.keys(),
   );
   const reportEndpoints = await reportTargets(ctx, job, routing);
   const order = ctx.gateways.all().map((g) => g.endpoint.id);
@@ -168,3 +172,6 @@ async function reportTargets(ctx: Context, job: JobRecord, routing: Routing): Pr
   }
   return held;
 }
+
+/** A string that shares no storage with the one it copies. */
+const ownCopy = (s: string) => new TextDecoder().decode(new TextEncoder().encode(s));
