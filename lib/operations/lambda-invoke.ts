@@ -4,6 +4,7 @@
 // back-off) or PermanentFailure, and its resultString goes into the report. A FunctionArn that
 // S3BATCH_LAMBDA_FUNCTIONS maps to a URL is called over HTTP (a POST of the same JSON); any other
 // is called with lambda:InvokeFunction.
+import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import type { TaskRow } from "../manifest/rows.ts";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
@@ -25,18 +26,47 @@ export function httpInvoker(url: string): Invoker {
       body: payload,
       signal: AbortSignal.timeout(60_000),
     });
-    const text = await res.text();
-    if (text.length > MAX_RESPONSE_BYTES) throw new Error("the function's response is over 256 KiB");
-    if (!res.ok) throw new Error(`the function answered HTTP ${res.status}`);
-    return text;
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`the function answered HTTP ${res.status}`);
+    }
+    return readBounded(res.body);
   };
 }
 
-/** Calls lambda:InvokeFunction (the SDK is loaded only when a job needs it). */
+/** Reads a response body of at most MAX_RESPONSE_BYTES. */
+async function readBounded(body: ReadableStream<Uint8Array> | null): Promise<string> {
+  if (!body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > MAX_RESPONSE_BYTES) {
+      await body.cancel().catch(() => {});
+      throw new Error("the function's response is over 256 KiB");
+    }
+    chunks.push(chunk);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+const lambdaClients = new Map<string, LambdaClient>();
+
+/** Calls lambda:InvokeFunction (the SDK is loaded, and a client made per region, on first use). */
 export function awsInvoker(region: string): Invoker {
   return async (arn, payload) => {
     const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
-    const client = new LambdaClient({ region });
+    let client = lambdaClients.get(region);
+    if (!client) {
+      client = new LambdaClient({ region });
+      lambdaClients.set(region, client);
+    }
     const out = await client.send(
       new InvokeCommand({ FunctionName: arn, Payload: new TextEncoder().encode(payload) }),
     );
