@@ -43,10 +43,10 @@ export function encodeChildOutput(bitmap: Uint8Array, outcomes: string): Uint8Ar
 
 const corrupt = () => new UnrecoverableError("InternalError", "a child output object is corrupt");
 
-/** Reads the header and the bitmap; the outcome lines stay a stream, read in batches. */
-export async function openChildOutput(
+/** Reads the header and the bitmap; what follows (the outcome lines) stays a stream. */
+async function splitChildOutput(
   stream: ReadableStream<Uint8Array>,
-): Promise<{ bitmap: Uint8Array; outcomes: AsyncGenerator<OutcomeEntry[]> }> {
+): Promise<{ bitmap: Uint8Array; tail: ReadableStream<Uint8Array> }> {
   const reader = stream.getReader();
   let buf = new Uint8Array(0);
   const more = async () => {
@@ -68,22 +68,26 @@ export async function openChildOutput(
   if (!Number.isInteger(size) || size < 0) throw corrupt();
   const start = nl + 1;
   while (buf.length < start + size) if (!(await more())) throw corrupt();
-  const bitmap = buf.slice(start, start + size);
   const rest = buf.slice(start + size);
-  reader.releaseLock();
   const tail = new ReadableStream<Uint8Array>({
     start(c) {
       if (rest.length > 0) c.enqueue(rest);
     },
     async pull(c) {
-      const r = stream.getReader();
-      const { value, done } = await r.read();
-      r.releaseLock();
+      const { value, done } = await reader.read();
       if (done) c.close();
       else c.enqueue(value);
     },
-    cancel: (why) => stream.cancel(why),
+    cancel: (why) => reader.cancel(why),
   });
+  return { bitmap: buf.slice(start, start + size), tail };
+}
+
+/** Reads the header and the bitmap; the outcome lines are read in batches, as the merge asks. */
+export async function openChildOutput(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ bitmap: Uint8Array; outcomes: AsyncGenerator<OutcomeEntry[]> }> {
+  const { bitmap, tail } = await splitChildOutput(stream);
   return { bitmap, outcomes: entryBatches(readLineBatches(tail, 0, MAX_OUTCOME_LINE)) };
 }
 
@@ -99,13 +103,10 @@ async function* entryBatches(lines: AsyncGenerator<Line[]>): AsyncGenerator<Outc
   }
 }
 
-/** Reads a whole output (a child resuming from its last checkpoint). */
+/** Reads a whole output (a child resuming from its last checkpoint): the outcome lines as text. */
 export async function readChildOutput(
   stream: ReadableStream<Uint8Array>,
 ): Promise<{ bitmap: Uint8Array; outcomes: string }> {
-  const { bitmap, outcomes } = await openChildOutput(stream);
-  let text = "";
-  for await (const batch of outcomes)
-    for (const e of batch) text += csvLine([e.row, e.http, e.code, e.message]);
-  return { bitmap, outcomes: text };
+  const { bitmap, tail } = await splitChildOutput(stream);
+  return { bitmap, outcomes: await new Response(tail).text() };
 }

@@ -4,7 +4,6 @@
 // whether the job is still Active; a redelivered message resumes from the last checkpoint. A
 // settled child leaves a marker whose name carries its final state.
 
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import {
   bitmapsReady,
   deserializeBitmap,
@@ -21,7 +20,7 @@ import { jobGet } from "../jobs/store.ts";
 import { manifestRows } from "../manifest/read-rows.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
-import { outcomeFromError, type TaskContext, type TaskOutcome } from "../operations/types.ts";
+import { objectExists, type TaskContext, type TaskOutcome } from "../operations/types.ts";
 import type { ChildMessage } from "../queue/messages.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
 import { encodeChildOutput, outcomeLine, readChildOutput } from "./output.ts";
@@ -201,14 +200,7 @@ interface Counts {
  * Whether endpoint `id` holds the row's object. Only a 404 says no: any other answer leaves the
  * task to that endpoint, whose own child reports what happens there.
  */
-async function holdsObject(ctx: Context, id: string, row: TaskRow): Promise<boolean> {
+function holdsObject(ctx: Context, id: string, row: TaskRow): Promise<boolean> {
   const gw = ctx.gateways.get(id);
-  try {
-    await gw.limit(() =>
-      gw.s3.send(new HeadObjectCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId })),
-    );
-    return true;
-  } catch (err) {
-    return outcomeFromError(err).kind !== "missing";
-  }
+  return gw.limit(() => objectExists(gw.s3, row));
 }

@@ -3,7 +3,7 @@
 // child and the merge read one shard's span.
 import type { Context } from "../context.ts";
 import type { ManifestSpec } from "../s3control/create-job-schema.ts";
-import { readLineBatches } from "./lines.ts";
+import { type Line, readLineBatches } from "./lines.ts";
 import { type ManifestObject, readManifestRange } from "./location.ts";
 import { type EchoRow, echoLines, type ManifestEntry, manifestFields, parseLines } from "./rows.ts";
 
@@ -17,26 +17,41 @@ export interface ManifestSpan {
   firstRow: number;
 }
 
-/** Yields the span's rows in batches (one per chunk read), numbered from `span.firstRow`. */
-export async function* manifestRowBatches(
-  ctx: Pick<Context, "gateways" | "store">,
+type Reader = Pick<Context, "gateways" | "store">;
+type Field = ReturnType<typeof manifestFields>[number];
+
+/**
+ * Reads a span in batches (one per chunk read) and turns each batch of lines into rows numbered
+ * from `span.firstRow`; `parse` skips blank lines, so the next batch starts after its last row.
+ */
+async function* spanBatches<T>(
+  ctx: Reader,
   manifest: ManifestObject,
   spec: ManifestSpec | undefined,
   span: ManifestSpan,
-): AsyncGenerator<ManifestEntry[]> {
+  parse: (lines: Line[], firstIndex: number, fields: readonly Field[]) => T[],
+): AsyncGenerator<T[]> {
   const fields = manifest.fields ?? manifestFields(spec);
   const stream = await readManifestRange(ctx, manifest, span.startByte, span.endByte);
   let next = span.firstRow;
   for await (const lines of readLineBatches(stream, span.startByte, MAX_LINE_BYTES)) {
-    const entries = parseLines(lines, next, fields);
-    next += entries.length;
-    if (entries.length > 0) yield entries;
+    const rows = parse(lines, next, fields);
+    next += rows.length;
+    if (rows.length > 0) yield rows;
   }
 }
 
+/** Yields the span's rows, fully parsed, in batches. */
+export const manifestRowBatches = (
+  ctx: Reader,
+  manifest: ManifestObject,
+  spec: ManifestSpec | undefined,
+  span: ManifestSpan,
+): AsyncGenerator<ManifestEntry[]> => spanBatches(ctx, manifest, spec, span, parseLines);
+
 /** Yields the span's rows one by one. */
 export async function* manifestRows(
-  ctx: Pick<Context, "gateways" | "store">,
+  ctx: Reader,
   manifest: ManifestObject,
   spec: ManifestSpec | undefined,
   span: ManifestSpan,
@@ -45,18 +60,9 @@ export async function* manifestRows(
 }
 
 /** The span's rows as the merge needs them: number and echo (see `echoLines`). */
-export async function* echoRowBatches(
-  ctx: Pick<Context, "gateways" | "store">,
+export const echoRowBatches = (
+  ctx: Reader,
   manifest: ManifestObject,
   spec: ManifestSpec | undefined,
   span: ManifestSpan,
-): AsyncGenerator<EchoRow[]> {
-  const fields = manifest.fields ?? manifestFields(spec);
-  const stream = await readManifestRange(ctx, manifest, span.startByte, span.endByte);
-  let next = span.firstRow;
-  for await (const lines of readLineBatches(stream, span.startByte, MAX_LINE_BYTES)) {
-    const rows = echoLines(lines, next, fields);
-    next += rows.length;
-    if (rows.length > 0) yield rows;
-  }
-}
+): AsyncGenerator<EchoRow[]> => spanBatches(ctx, manifest, spec, span, echoLines);

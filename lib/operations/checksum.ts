@@ -7,7 +7,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/cli
 import { createCRC32, createCRC64, createMD5, createSHA1, createSHA256, type IHasher } from "hash-wasm";
 import type { TaskRow } from "../manifest/rows.ts";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
-import { type Operation, outcomeFromError } from "./types.ts";
+import { type Operation, objectOf, outcomeFromError } from "./types.ts";
 
 type ChecksumSpec = NonNullable<OperationSpec["S3ComputeObjectChecksum"]>;
 export type ChecksumAlgorithm = NonNullable<ChecksumSpec["ChecksumAlgorithm"]>;
@@ -32,9 +32,7 @@ async function digestOf(
   hasher.init();
   const out = await s3.send(
     new GetObjectCommand({
-      Bucket: row.bucket,
-      Key: row.key,
-      VersionId: row.versionId,
+      ...objectOf(row),
       IfMatch: ifMatch,
       ...(part ? { PartNumber: part } : {}),
     }),
@@ -54,7 +52,7 @@ export function checksumOperation(spec: ChecksumSpec): Operation {
     placement: "first",
     run: async ({ s3 }, row) => {
       try {
-        const target = { Bucket: row.bucket, Key: row.key, VersionId: row.versionId };
+        const target = objectOf(row);
         // The object's own ETag pins every read; a HEAD of part 1 (whose ETag some gateways give
         // as the part's) only counts the parts.
         const head = await s3.send(new HeadObjectCommand(target));

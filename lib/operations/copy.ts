@@ -6,16 +6,21 @@ import type { TaskRow } from "../manifest/rows.ts";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
 import { s3Grants } from "./object-state.ts";
 import { copyAcross, copyWithin, type SourceObject, type TargetParams } from "./transfer.ts";
-import { type Operation, outcomeFromError, SUCCESSFUL, type TaskContext, type TaskOutcome } from "./types.ts";
+import {
+  type Operation,
+  objectOf,
+  outcomeFromError,
+  SUCCESSFUL,
+  type TaskContext,
+  type TaskOutcome,
+} from "./types.ts";
 
 type CopySpec = NonNullable<OperationSpec["S3PutObjectCopy"]>;
 
 /** Heads the source on this endpoint: absent means "missing here", as for every operation. */
 async function headSource(t: TaskContext, row: TaskRow): Promise<SourceObject | TaskOutcome> {
   try {
-    const head = await t.s3.send(
-      new HeadObjectCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId }),
-    );
+    const head = await t.s3.send(new HeadObjectCommand(objectOf(row)));
     return {
       s3: t.s3,
       bucket: row.bucket,

@@ -8,7 +8,7 @@ import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import type { TaskRow } from "../manifest/rows.ts";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
-import { type Operation, outcomeFromError, type TaskContext, type TaskOutcome } from "./types.ts";
+import { type Operation, objectOf, outcomeFromError, type TaskContext, type TaskOutcome } from "./types.ts";
 
 type LambdaSpec = NonNullable<OperationSpec["LambdaInvoke"]>;
 
@@ -114,9 +114,7 @@ export function lambdaInvokeOperation(spec: LambdaSpec): Operation {
     placement: "first",
     run: async (t, row) => {
       try {
-        await t.s3.send(
-          new HeadObjectCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId }),
-        );
+        await t.s3.send(new HeadObjectCommand(objectOf(row)));
       } catch (err) {
         return outcomeFromError(err);
       }

@@ -10,7 +10,7 @@ import {
   PutObjectRetentionCommand,
 } from "@aws-sdk/client-s3";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
-import { type Operation, taskOutcome } from "./types.ts";
+import { inPlaceOperation, type Operation } from "./types.ts";
 
 type AclSpec = NonNullable<OperationSpec["S3PutObjectAcl"]>;
 type RetentionSpec = NonNullable<OperationSpec["S3PutObjectRetention"]>;
@@ -19,18 +19,7 @@ type EncryptionSpec = NonNullable<OperationSpec["S3UpdateObjectEncryption"]>;
 type GrantSpec = NonNullable<NonNullable<AclSpec["AccessControlPolicy"]>["AccessControlList"]>["Grants"];
 
 export function deleteTaggingOperation(): Operation {
-  return {
-    placement: "every",
-    run: ({ s3 }, row) =>
-      taskOutcome(
-        () =>
-          s3.send(
-            new DeleteObjectTaggingCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId }),
-          ),
-        [],
-        { s3, row },
-      ),
-  };
+  return inPlaceOperation((s3, object) => s3.send(new DeleteObjectTaggingCommand(object)));
 }
 
 /** S3 Control's grantee (TypeIdentifier id | emailAddress | uri) as S3's. */
@@ -59,23 +48,7 @@ export function putAclOperation(spec: AclSpec): Operation {
         },
       }
     : { ACL: canned };
-  return {
-    placement: "every",
-    run: ({ s3 }, row) =>
-      taskOutcome(
-        () =>
-          s3.send(
-            new PutObjectAclCommand({
-              Bucket: row.bucket,
-              Key: row.key,
-              VersionId: row.versionId,
-              ...policy,
-            }),
-          ),
-        [],
-        { s3, row },
-      ),
-  };
+  return inPlaceOperation((s3, object) => s3.send(new PutObjectAclCommand({ ...object, ...policy })));
 }
 
 export function putRetentionOperation(spec: RetentionSpec): Operation {
@@ -84,70 +57,39 @@ export function putRetentionOperation(spec: RetentionSpec): Operation {
     spec.Retention.Mode || spec.Retention.RetainUntilDate
       ? { Mode: spec.Retention.Mode, RetainUntilDate: new Date(spec.Retention.RetainUntilDate ?? 0) }
       : {};
-  return {
-    placement: "every",
-    run: ({ s3 }, row) =>
-      taskOutcome(
-        () =>
-          s3.send(
-            new PutObjectRetentionCommand({
-              Bucket: row.bucket,
-              Key: row.key,
-              VersionId: row.versionId,
-              Retention,
-              BypassGovernanceRetention: spec.BypassGovernanceRetention,
-            }),
-          ),
-        [],
-        { s3, row },
-      ),
-  };
+  return inPlaceOperation((s3, object) =>
+    s3.send(
+      new PutObjectRetentionCommand({
+        ...object,
+        Retention,
+        BypassGovernanceRetention: spec.BypassGovernanceRetention,
+      }),
+    ),
+  );
 }
 
 export function putLegalHoldOperation(spec: LegalHoldSpec): Operation {
-  return {
-    placement: "every",
-    run: ({ s3 }, row) =>
-      taskOutcome(
-        () =>
-          s3.send(
-            new PutObjectLegalHoldCommand({
-              Bucket: row.bucket,
-              Key: row.key,
-              VersionId: row.versionId,
-              LegalHold: { Status: spec.LegalHold.Status },
-            }),
-          ),
-        [],
-        { s3, row },
-      ),
-  };
+  const LegalHold = { Status: spec.LegalHold.Status };
+  return inPlaceOperation((s3, object) => s3.send(new PutObjectLegalHoldCommand({ ...object, LegalHold })));
 }
 
 /** Re-encrypts the object with SSE-KMS by copying it onto itself, metadata and tags kept. */
 export function updateEncryptionOperation(spec: EncryptionSpec): Operation {
   const kms = spec.ObjectEncryption["SSE-KMS"];
-  return {
-    placement: "every",
-    run: ({ s3 }, row) =>
-      taskOutcome(
-        () =>
-          s3.send(
-            new CopyObjectCommand({
-              Bucket: row.bucket,
-              Key: row.key,
-              CopySource: copySource(row.bucket, row.key, row.versionId),
-              MetadataDirective: "COPY",
-              TaggingDirective: "COPY",
-              ServerSideEncryption: "aws:kms",
-              SSEKMSKeyId: kms?.KMSKeyArn,
-              BucketKeyEnabled: kms?.BucketKeyEnabled,
-            }),
-          ),
-        [],
-        { s3, row },
-      ),
-  };
+  return inPlaceOperation((s3, { Bucket, Key, VersionId }) =>
+    s3.send(
+      new CopyObjectCommand({
+        Bucket,
+        Key,
+        CopySource: copySource(Bucket, Key, VersionId),
+        MetadataDirective: "COPY",
+        TaggingDirective: "COPY",
+        ServerSideEncryption: "aws:kms",
+        SSEKMSKeyId: kms?.KMSKeyArn,
+        BucketKeyEnabled: kms?.BucketKeyEnabled,
+      }),
+    ),
+  );
 }
 
 /** The x-amz-copy-source value: bucket/key URL-encoded, with the version when there is one. */

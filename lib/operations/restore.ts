@@ -1,7 +1,7 @@
 // S3InitiateRestoreObject: asks the gateway to restore an archived object for ExpirationInDays.
 import { RestoreObjectCommand } from "@aws-sdk/client-s3";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
-import { type Operation, taskOutcome } from "./types.ts";
+import { inPlaceOperation, type Operation } from "./types.ts";
 
 type RestoreSpec = NonNullable<OperationSpec["S3InitiateRestoreObject"]>;
 
@@ -15,21 +15,8 @@ export function restoreOperation(spec: RestoreSpec): Operation {
       Tier: spec.GlacierJobTier === "BULK" ? ("Bulk" as const) : ("Standard" as const),
     },
   };
-  return {
-    placement: "every",
-    run: ({ s3 }, row) =>
-      taskOutcome(
-        () =>
-          s3.send(
-            new RestoreObjectCommand({
-              Bucket: row.bucket,
-              Key: row.key,
-              VersionId: row.versionId,
-              RestoreRequest,
-            }),
-          ),
-        ALREADY_DONE,
-        { s3, row },
-      ),
-  };
+  return inPlaceOperation(
+    (s3, object) => s3.send(new RestoreObjectCommand({ ...object, RestoreRequest })),
+    ALREADY_DONE,
+  );
 }

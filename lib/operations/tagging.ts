@@ -1,27 +1,11 @@
 // S3PutObjectTagging: replaces the object's tag set.
 import { PutObjectTaggingCommand } from "@aws-sdk/client-s3";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
-import { type Operation, taskOutcome } from "./types.ts";
+import { inPlaceOperation, type Operation } from "./types.ts";
 
 type TaggingSpec = NonNullable<OperationSpec["S3PutObjectTagging"]>;
 
 export function putTaggingOperation(spec: TaggingSpec): Operation {
   const Tagging = { TagSet: (spec.TagSet ?? []).map((t) => ({ Key: t.Key, Value: t.Value })) };
-  return {
-    placement: "every",
-    run: ({ s3 }, row) =>
-      taskOutcome(
-        () =>
-          s3.send(
-            new PutObjectTaggingCommand({
-              Bucket: row.bucket,
-              Key: row.key,
-              VersionId: row.versionId,
-              Tagging,
-            }),
-          ),
-        [],
-        { s3, row },
-      ),
-  };
+  return inPlaceOperation((s3, object) => s3.send(new PutObjectTaggingCommand({ ...object, Tagging })));
 }

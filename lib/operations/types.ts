@@ -53,38 +53,41 @@ const oneLine = (s: string) => s.replace(/\s+/g, " ").slice(0, 1024);
 
 export const SUCCESSFUL: TaskOutcome = { kind: "succeeded", message: "Successful" };
 
+/** The object a row names, in the S3 commands' terms. */
+export const objectOf = (row: TaskRow) => ({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId });
+
 /**
- * Runs one S3 call as a task: success is "Successful", errors map through outcomeFromError, and
- * `alsoSuccess` names error codes that mean the task's goal is already met. A server error is
- * checked with a HeadObject: some gateways answer a call on an absent key with a 500 (moto, for
- * DeleteObjectTagging), and an absent object is "missing", not a failure.
+ * An operation that changes the object in place with one S3 call, on every endpoint holding it.
+ * Success is "Successful", errors map through outcomeFromError, and `alsoSuccess` names error
+ * codes that mean the task's goal is already met. A server error is checked with a HeadObject:
+ * some gateways answer a call on an absent key with a 500 (moto, for DeleteObjectTagging), and an
+ * absent object is "missing", not a failure.
  */
-export async function taskOutcome(
-  call: () => Promise<unknown>,
+export function inPlaceOperation(
+  call: (s3: S3Client, object: ReturnType<typeof objectOf>) => Promise<unknown>,
   alsoSuccess: readonly string[] = [],
-  probe?: { s3: S3Client; row: TaskRow },
-): Promise<TaskOutcome> {
-  try {
-    await call();
-    return SUCCESSFUL;
-  } catch (err) {
-    if (err instanceof S3ServiceException && alsoSuccess.includes(err.name)) return SUCCESSFUL;
-    const outcome = outcomeFromError(err);
-    if (
-      probe &&
-      outcome.kind === "failed" &&
-      outcome.http >= 500 &&
-      !(await objectExists(probe.s3, probe.row))
-    )
-      return { kind: "missing" };
-    return outcome;
-  }
+): Operation {
+  return {
+    placement: "every",
+    run: async ({ s3 }, row) => {
+      try {
+        await call(s3, objectOf(row));
+        return SUCCESSFUL;
+      } catch (err) {
+        if (err instanceof S3ServiceException && alsoSuccess.includes(err.name)) return SUCCESSFUL;
+        const outcome = outcomeFromError(err);
+        if (outcome.kind === "failed" && outcome.http >= 500 && !(await objectExists(s3, row)))
+          return { kind: "missing" };
+        return outcome;
+      }
+    },
+  };
 }
 
 /** Whether the row's object is on the endpoint; only a 404 says no. */
 export async function objectExists(s3: S3Client, row: TaskRow): Promise<boolean> {
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: row.bucket, Key: row.key, VersionId: row.versionId }));
+    await s3.send(new HeadObjectCommand(objectOf(row)));
     return true;
   } catch (err) {
     return outcomeFromError(err).kind !== "missing";

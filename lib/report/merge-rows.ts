@@ -1,7 +1,6 @@
 // The merge's core, free of I/O: for each manifest row in order, which endpoints found the object
 // (their valid bitmaps, and the OR of them all) and what happened there (a k-way merge over the
-// endpoints' outcome lines, each sorted by row index), folded into exactly one report row. Rows come in batches: the cursors read ahead through a batch's last row once, and
-// the batch is then merged without waiting.
+// endpoints' outcome lines, each sorted by row index), folded into exactly one report row.
 
 import { DEFAULT_SUCCESS, type OutcomeEntry } from "../children/output.ts";
 import type { Routing } from "../endpoints/routing.ts";
@@ -41,20 +40,21 @@ export interface MergedBatch {
   failedRows: number;
 }
 
-/** Yields the report text of each batch of input rows. */
-export async function* mergeRows(
-  batches: AsyncIterable<readonly EchoRow[]>,
+/**
+ * The report text of one batch of rows (in order, all of one shard): the cursors read ahead
+ * through the batch's last row once, then the batch is merged without waiting.
+ */
+export async function mergeBatch(
+  rows: readonly EchoRow[],
   shard: ShardView,
   routing: Routing,
-): AsyncGenerator<MergedBatch> {
-  for await (const rows of batches) {
-    const last = rows.at(-1);
-    if (!last) continue;
-    await Promise.all(shard.children.map((c) => c.outcomes.readThrough(last.index)));
-    const out: MergedBatch = { succeeded: "", failed: "", succeededRows: 0, failedRows: 0 };
-    for (const row of rows) mergeRow(row, shard, routing, out);
-    yield out;
-  }
+): Promise<MergedBatch> {
+  const out: MergedBatch = { succeeded: "", failed: "", succeededRows: 0, failedRows: 0 };
+  const last = rows.at(-1);
+  if (!last) return out;
+  await Promise.all(shard.children.map((c) => c.outcomes.readThrough(last.index)));
+  for (const row of rows) mergeRow(row, shard, routing, out);
+  return out;
 }
 
 const NO_BUCKET = `failed,404,NoSuchBucket,The specified bucket does not exist on any endpoint\n`;

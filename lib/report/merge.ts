@@ -27,7 +27,7 @@ import type { EchoRow } from "../manifest/rows.ts";
 import type { MergeMessage } from "../queue/messages.ts";
 import { FanoutWriter } from "./fanout-writer.ts";
 import { REPORT_FORMAT, REPORT_SCHEMA, type ReportManifest, reportKeys } from "./layout.ts";
-import { type ChildView, type MergedBatch, mergeRows, type RowSet, type ShardView } from "./merge-rows.ts";
+import { type ChildView, type MergedBatch, mergeBatch, type RowSet, type ShardView } from "./merge-rows.ts";
 import { abortOpenUploads } from "./orphan-uploads.ts";
 import { PartCursor } from "./part-cursor.ts";
 
@@ -170,7 +170,7 @@ async function* reportRows(
           if (row.index < current.limit) batch.push(row);
         }
         if (batch.length === 0) continue;
-        for await (const rows of mergeRows(once(batch), current.view, plan.routing)) yield rows;
+        yield await mergeBatch(batch, current.view, plan.routing);
       }
     }
   } finally {
@@ -180,10 +180,6 @@ async function* reportRows(
 }
 
 const PREFETCH = 8;
-
-async function* once<T>(item: T): AsyncGenerator<T> {
-  yield item;
-}
 
 interface LoadedShard {
   view: ShardView;

@@ -128,6 +128,16 @@ const legalHoldSchema = z.object({
   LegalHold: z.object({ Status: z.enum(["ON", "OFF"]) }),
 });
 
+const storageClass = z.enum([
+  "STANDARD",
+  "STANDARD_IA",
+  "ONEZONE_IA",
+  "GLACIER",
+  "INTELLIGENT_TIERING",
+  "DEEP_ARCHIVE",
+  "GLACIER_IR",
+]);
+
 const s3ChecksumAlgorithm = z.enum(["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"]);
 
 const copySchema = element(
@@ -160,17 +170,7 @@ const copySchema = element(
     NewObjectTagging: xmlList(s3TagSchema, 10).optional(),
     RedirectLocation: z.string().min(1).max(2048).optional(),
     RequesterPays: xmlBool.optional(),
-    StorageClass: z
-      .enum([
-        "STANDARD",
-        "STANDARD_IA",
-        "ONEZONE_IA",
-        "GLACIER",
-        "INTELLIGENT_TIERING",
-        "DEEP_ARCHIVE",
-        "GLACIER_IR",
-      ])
-      .optional(),
+    StorageClass: storageClass.optional(),
     UnModifiedSinceConstraint: xmlDate.optional(),
     SSEAwsKmsKeyId: z.string().min(1).max(2000).optional(),
     TargetKeyPrefix: z.string().min(1).max(1024).optional(),
@@ -312,18 +312,7 @@ export const manifestGeneratorSchema = z.object({
           .optional(),
         ObjectSizeGreaterThanBytes: xmlInt(0, Number.MAX_SAFE_INTEGER).optional(),
         ObjectSizeLessThanBytes: xmlInt(0, Number.MAX_SAFE_INTEGER).optional(),
-        MatchAnyStorageClass: xmlList(
-          z.enum([
-            "STANDARD",
-            "STANDARD_IA",
-            "ONEZONE_IA",
-            "GLACIER",
-            "INTELLIGENT_TIERING",
-            "DEEP_ARCHIVE",
-            "GLACIER_IR",
-          ]),
-          7,
-        ).optional(),
+        MatchAnyStorageClass: xmlList(storageClass, 7).optional(),
       })
       .optional(),
     EnableManifestOutput: xmlBool,

@@ -13,9 +13,8 @@ import {
 } from "@aws-sdk/client-s3";
 import type { CreateJobCommandInput } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reportKeys } from "../../lib/report/layout.ts";
 import { freshBucket, readText } from "../helpers/buckets.ts";
-import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
+import { createJobInput, runReportedJob } from "../helpers/jobs.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
 
 let t: TestRuntime;
@@ -44,24 +43,10 @@ async function runAt(
   etag: string,
   spec: NonNullable<CreateJobCommandInput["Manifest"]>["Spec"],
 ) {
-  const prefix = `r-${randomUUID().slice(0, 8)}`;
-  const jobId = await createJob(
-    t.control,
-    createJobInput({ arn, etag }, TAGGING, {
-      Manifest: { Spec: spec, Location: { ObjectArn: arn, ETag: etag } },
-      Report: {
-        Bucket: `arn:aws:s3:::${REPORTS}`,
-        Format: "Report_CSV_20180820",
-        Enabled: true,
-        Prefix: prefix,
-        ReportScope: "AllTasks",
-      },
-    }),
-  );
-  const job = await waitForJob(t.control, jobId);
-  const keys = reportKeys(prefix, jobId);
-  const file = (s: "succeeded" | "failed") => readText(t.gatewayA, REPORTS, keys.results(s)).catch(() => "");
-  return { job, succeeded: await file("succeeded"), failed: await file("failed") };
+  const input = createJobInput({ arn, etag }, TAGGING, {
+    Manifest: { Spec: spec, Location: { ObjectArn: arn, ETag: etag } },
+  });
+  return runReportedJob(t.control, t.gatewayA, REPORTS, input);
 }
 
 beforeAll(async () => {
@@ -283,7 +268,6 @@ describe("ManifestGenerator", () => {
     await t.gatewayA.send(
       new PutObjectCommand({ Bucket: SOURCE, Key: "keep/cold.txt", Body: "cold", StorageClass: "GLACIER" }),
     ); // wrong storage class
-    const prefix = `g-${randomUUID().slice(0, 8)}`;
     const input = createJobInput({ arn: "", etag: "" }, TAGGING, {
       Manifest: undefined,
       ManifestGenerator: {
@@ -305,19 +289,10 @@ describe("ManifestGenerator", () => {
           },
         },
       },
-      Report: {
-        Bucket: `arn:aws:s3:::${REPORTS}`,
-        Format: "Report_CSV_20180820",
-        Enabled: true,
-        Prefix: prefix,
-        ReportScope: "AllTasks",
-      },
     });
-    const jobId = await createJob(t.control, input);
-    const job = await waitForJob(t.control, jobId);
+    const { job, jobId, succeeded } = await runReportedJob(t.control, t.gatewayA, REPORTS, input);
     expect(job.Status).toBe("Complete");
-    const keys = reportKeys(prefix, jobId);
-    expect(await readText(t.gatewayA, REPORTS, keys.results("succeeded"))).toBe(
+    expect(succeeded).toBe(
       [`${SOURCE},keep/a.txt`, `${SOURCE},keep/b%20space.txt`, `${SOURCE},keep/both.txt`]
         .map((r) => `${r},,succeeded,200,,Successful\n`)
         .join(""),

@@ -14,7 +14,7 @@ import { emulatedEndpoints } from "../../runtime/local/emulators.ts";
 import { ensureBucket } from "../../runtime/local/resources.ts";
 import { freshBucket, listKeys, readText } from "../helpers/buckets.ts";
 import { ACCOUNT_ID, TEST_CREDENTIALS } from "../helpers/clients.ts";
-import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
+import { createJobInput, runReportedJob } from "../helpers/jobs.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
 import {
   expectedReport,
@@ -70,27 +70,14 @@ describe("the report of a job over both gateways, several shards", () => {
   });
   afterAll(() => t?.stop());
 
-  const run = async (ReportScope: "AllTasks" | "FailedTasksOnly") => {
-    const prefix = `order-${randomUUID().slice(0, 8)}`;
-    const jobId = await createJob(
+  const run = (reportScope: "AllTasks" | "FailedTasksOnly") =>
+    runReportedJob(
       t.control,
-      createJobInput(
-        manifestRef,
-        { S3PutObjectTagging: { TagSet: [{ Key: "merged", Value: "yes" }] } },
-        {
-          Report: {
-            Bucket: "arn:aws:s3:::pool2",
-            Format: "Report_CSV_20180820",
-            Enabled: true,
-            Prefix: prefix,
-            ReportScope,
-          },
-        },
-      ),
+      t.gatewayA,
+      "pool2",
+      createJobInput(manifestRef, { S3PutObjectTagging: { TagSet: [{ Key: "merged", Value: "yes" }] } }),
+      { reportScope },
     );
-    const job = await waitForJob(t.control, jobId);
-    return { job, jobId, keys: reportKeys(prefix, jobId) };
-  };
 
   it("writes one row per task, in manifest order, on both gateways holding the report bucket", async () => {
     const { job, jobId, keys } = await run("AllTasks");

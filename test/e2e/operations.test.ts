@@ -20,13 +20,12 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import type { CreateJobCommandInput, JobDescriptor } from "@aws-sdk/client-s3-control";
+import type { CreateJobCommandInput } from "@aws-sdk/client-s3-control";
 import { Crc64Nvme } from "@aws-sdk/crc64-nvme";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCsvLine } from "../../lib/manifest/csv.ts";
-import { reportKeys } from "../../lib/report/layout.ts";
-import { freshBucket, readText } from "../helpers/buckets.ts";
-import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
+import { freshBucket } from "../helpers/buckets.ts";
+import { createJobInput, runReportedJob } from "../helpers/jobs.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
 
 let t: TestRuntime;
@@ -55,24 +54,31 @@ async function run(keys: string[], Operation: CreateJobCommandInput["Operation"]
   const manifestKey = `manifests/${randomUUID()}.csv`;
   const body = keys.map((k) => `${bucket},${encodeURIComponent(k)}`).join("\n");
   const m = await t.gatewayA.send(new PutObjectCommand({ Bucket: REPORTS, Key: manifestKey, Body: body }));
-  const prefix = `r-${randomUUID().slice(0, 8)}`;
-  const jobId = await createJob(
-    t.control,
-    createJobInput({ arn: `arn:aws:s3:::${REPORTS}/${manifestKey}`, etag: m.ETag ?? "" }, Operation, {
-      Report: {
-        Bucket: `arn:aws:s3:::${REPORTS}`,
-        Format: "Report_CSV_20180820",
-        Enabled: true,
-        Prefix: prefix,
-        ReportScope: "AllTasks",
-      },
+  const manifest = { arn: `arn:aws:s3:::${REPORTS}/${manifestKey}`, etag: m.ETag ?? "" };
+  return runReportedJob(t.control, t.gatewayA, REPORTS, createJobInput(manifest, Operation), {
+    timeoutMs: 180_000,
+  });
+}
+
+/** Uploads a multipart object part by part, each part made only when its turn comes. */
+async function putParts(s3: S3Client, key: string, parts: Iterable<Uint8Array>) {
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+  const done: { PartNumber: number; ETag?: string }[] = [];
+  for (const Body of parts) {
+    const PartNumber = done.length + 1;
+    const out = await s3.send(
+      new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber, Body }),
+    );
+    done.push({ PartNumber, ETag: out.ETag });
+  }
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: BUCKET,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: done },
     }),
   );
-  const job: JobDescriptor = await waitForJob(t.control, jobId, undefined, 180_000);
-  const keysOf = reportKeys(prefix, jobId);
-  const file = async (s: "succeeded" | "failed") =>
-    readText(t.gatewayA, REPORTS, keysOf.results(s)).catch(() => "");
-  return { job, succeeded: await file("succeeded"), failed: await file("failed") };
 }
 
 const rows = (text: string) => text.split("\n").filter(Boolean);
@@ -342,33 +348,20 @@ describe("operations that run once, on the first gateway holding the object", ()
     await freshBucket(t.gatewayA, TARGET);
     const block = new Uint8Array(1024 * 1024).map((_, i) => (i * 7) % 256);
     const source = createHash("sha256");
-    const up = await t.gatewayB.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: "cp/300mb" }));
-    const partsDone: { PartNumber: number; ETag?: string }[] = [];
-    for (let p = 1; p <= 10; p++) {
-      const part = new Uint8Array(30 * 1024 * 1024);
-      for (let i = 0; i < 30; i++) {
-        block[0] = (p * 31 + i) % 256;
-        part.set(block, i * block.length);
-      }
-      source.update(part);
-      const out = await t.gatewayB.send(
-        new UploadPartCommand({
-          Bucket: BUCKET,
-          Key: "cp/300mb",
-          UploadId: up.UploadId,
-          PartNumber: p,
-          Body: part,
-        }),
-      );
-      partsDone.push({ PartNumber: p, ETag: out.ETag });
-    }
-    await t.gatewayB.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: BUCKET,
-        Key: "cp/300mb",
-        UploadId: up.UploadId,
-        MultipartUpload: { Parts: partsDone },
-      }),
+    await putParts(
+      t.gatewayB,
+      "cp/300mb",
+      (function* () {
+        for (let p = 1; p <= 10; p++) {
+          const part = new Uint8Array(30 * 1024 * 1024);
+          for (let i = 0; i < 30; i++) {
+            block[0] = (p * 31 + i) % 256;
+            part.set(block, i * block.length);
+          }
+          source.update(part);
+          yield part;
+        }
+      })(),
     );
     const r = await run(["cp/300mb"], {
       S3PutObjectCopy: { TargetResource: `arn:aws:s3:::${TARGET}`, ChecksumAlgorithm: "SHA256" },
@@ -416,28 +409,7 @@ describe("operations that run once, on the first gateway holding the object", ()
 
   it("S3ComputeObjectChecksum COMPOSITE over a multipart object is the checksum of its part checksums", async () => {
     const parts = [new Uint8Array(5 * 1024 * 1024).fill(1), new Uint8Array(1024 * 1024).fill(2)];
-    const up = await t.gatewayA.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: "ck/multi" }));
-    const done = [];
-    for (const [i, part] of parts.entries()) {
-      const out = await t.gatewayA.send(
-        new UploadPartCommand({
-          Bucket: BUCKET,
-          Key: "ck/multi",
-          UploadId: up.UploadId,
-          PartNumber: i + 1,
-          Body: part,
-        }),
-      );
-      done.push({ PartNumber: i + 1, ETag: out.ETag });
-    }
-    await t.gatewayA.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: BUCKET,
-        Key: "ck/multi",
-        UploadId: up.UploadId,
-        MultipartUpload: { Parts: done },
-      }),
-    );
+    await putParts(t.gatewayA, "ck/multi", parts);
     const perPart = parts.map((p) => createHash("sha256").update(p).digest());
     const composite = `${createHash("sha256").update(Buffer.concat(perPart)).digest("base64")}-2`;
     const r = await run(["ck/multi"], {

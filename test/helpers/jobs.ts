@@ -1,5 +1,6 @@
 // Driving jobs through the S3 Control API as a user does, with @aws-sdk/client-s3-control.
 import { randomUUID } from "node:crypto";
+import type { S3Client } from "@aws-sdk/client-s3";
 import {
   CreateJobCommand,
   type CreateJobCommandInput,
@@ -7,6 +8,8 @@ import {
   type JobDescriptor,
   type S3ControlClient,
 } from "@aws-sdk/client-s3-control";
+import { reportKeys } from "../../lib/report/layout.ts";
+import { readText } from "./buckets.ts";
 import { ACCOUNT_ID } from "./clients.ts";
 
 export const ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/batch-operations`;
@@ -68,4 +71,36 @@ export async function waitForJob(
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.Status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * Creates the job with its report in `reportBucket` (under a fresh prefix), waits for it to end,
+ * and returns it with the report's two files as `reports` reads them ("" for a file not written).
+ */
+export async function runReportedJob(
+  control: S3ControlClient,
+  reports: S3Client,
+  reportBucket: string,
+  input: CreateJobCommandInput,
+  {
+    reportScope = "AllTasks",
+    timeoutMs,
+  }: { reportScope?: "AllTasks" | "FailedTasksOnly"; timeoutMs?: number } = {},
+) {
+  const prefix = `r-${randomUUID().slice(0, 8)}`;
+  const jobId = await createJob(control, {
+    ...input,
+    Report: {
+      Bucket: `arn:aws:s3:::${reportBucket}`,
+      Format: "Report_CSV_20180820",
+      Enabled: true,
+      Prefix: prefix,
+      ReportScope: reportScope,
+    },
+  });
+  const job = await waitForJob(control, jobId, undefined, timeoutMs);
+  const keys = reportKeys(prefix, jobId);
+  const file = (s: "succeeded" | "failed") =>
+    readText(reports, reportBucket, keys.results(s)).catch(() => "");
+  return { job, jobId, keys, succeeded: await file("succeeded"), failed: await file("failed") };
 }

@@ -13,7 +13,7 @@ import { encodeChildOutput, openChildOutput, outcomeLine } from "../../lib/child
 import type { TaskRow } from "../../lib/manifest/rows.ts";
 import { echoOf } from "../../lib/manifest/rows.ts";
 import { type ReportRow, reportLine } from "../../lib/report/layout.ts";
-import { type ChildView, mergeRows } from "../../lib/report/merge-rows.ts";
+import { type ChildView, mergeBatch } from "../../lib/report/merge-rows.ts";
 import { PartCursor } from "../../lib/report/part-cursor.ts";
 
 /** mulberry32: a small seeded generator, so a failing shape can be replayed. */
@@ -43,7 +43,7 @@ function chunked(bytes: Uint8Array, rand: () => number): ReadableStream<Uint8Arr
 }
 
 /** The rows in batches of random sizes, as the manifest reader yields them. */
-async function* batches<T>(items: T[], rand: () => number) {
+function* batches<T>(items: T[], rand: () => number) {
   for (let i = 0; i < items.length; ) {
     const n = 1 + Math.floor(rand() * 40);
     yield items.slice(i, i + n);
@@ -167,7 +167,8 @@ async function merged(s: ReturnType<typeof shape>): Promise<Report> {
       children.push({ endpointId: e, bitmap: portable, outcomes: new PartCursor(output.outcomes) });
     }
     const echoRows = shardRows.map((r) => ({ index: r.index, echo: echoOf(r) }));
-    for await (const b of mergeRows(batches(echoRows, s.rand), { children, found: union }, s.routing)) {
+    for (const rows of batches(echoRows, s.rand)) {
+      const b = await mergeBatch(rows, { children, found: union }, s.routing);
       out.succeeded += b.succeeded;
       out.failed += b.failed;
       out.rows += b.succeededRows + b.failedRows;
@@ -193,12 +194,9 @@ describe("merge rows", () => {
     const union = newBitmap();
     union.add(0);
     const child: ChildView = { endpointId: "e0", bitmap: undefined, outcomes: PartCursor.empty() };
-    const rows = batches([{ index: 0, echo: "b,k," }], Math.random);
-    await expect(async () => {
-      for await (const _ of mergeRows(rows, { children: [child], found: union }, { b: ["e0"] })) {
-        // drain
-      }
-    }).rejects.toThrow(/in none of them/);
+    await expect(
+      mergeBatch([{ index: 0, echo: "b,k," }], { children: [child], found: union }, { b: ["e0"] }),
+    ).rejects.toThrow(/in none of them/);
     union.dispose();
   });
 });
