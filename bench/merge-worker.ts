@@ -12,10 +12,11 @@ import { Readable } from "node:stream";
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createMD5 } from "hash-wasm";
-import { listSettled } from "../lib/children/state.ts";
+import { budgetOf } from "../lib/budget.ts";
+import { childKey, listProgress } from "../lib/children/progress.ts";
 import { createContext } from "../lib/context.ts";
 import { paths } from "../lib/jobs/paths.ts";
-import { buildPlan, type Plan } from "../lib/jobs/plan.ts";
+import { buildPlan, type Plan, type ShardList } from "../lib/jobs/plan.ts";
 import { jobGet } from "../lib/jobs/store.ts";
 import { type ReportManifest, reportKeys, reportLine } from "../lib/report/layout.ts";
 import { mergeJob } from "../lib/report/merge.ts";
@@ -90,7 +91,7 @@ async function setup() {
 async function merge() {
   await resetSyntheticJob(ctx, options);
   const started = performance.now();
-  await mergeJob(ctx, { v: 1, type: "merge", ...options.ref });
+  await mergeJob(ctx, { v: 1, type: "merge", ...options.ref }, budgetOf(3_600_000, ctx.settings));
   const seconds = (performance.now() - started) / 1000;
   const job = await jobGet(ctx.store, options.ref);
   const keys = reportKeys("synthetic", options.ref.jobId);
@@ -116,20 +117,21 @@ async function merge() {
 async function floor() {
   const sizes = JSON.parse(process.env.BENCH_REPORT_SIZES ?? "{}") as Record<string, number>;
   const plan = (await ctx.store.get<Plan>(paths.plan(options.ref)))?.value;
-  if (!plan) throw new Error("no synthetic job: run setup first");
+  const shards = (await ctx.store.get<ShardList>(paths.shards(options.ref)))?.value.shards;
+  if (!plan || !shards) throw new Error("no synthetic job: run setup first");
   const started = performance.now();
   let read = 0;
   const reads = async () => {
     const manifest = home.s3
       .send(new GetObjectCommand({ Bucket: plan.manifest.bucket, Key: plan.manifest.key }))
       .then((o) => drain(o.Body));
-    const settled = await listSettled(ctx.store, options.ref);
-    for (const shard of plan.shards) {
+    const progress = await listProgress(ctx.store, options.ref);
+    for (const shard of shards) {
       const sizes = await Promise.all(
         shard.endpoints.map(async (id) => {
-          const child = settled.get(`${id}/${shard.index}`);
-          if (!child?.found) return 0;
-          const Key = paths.childOutput(options.ref, id, shard.index, child.attempt);
+          const child = progress.get(childKey(id, shard.index));
+          if (!child?.tailAttempt) return 0;
+          const Key = paths.childTail(options.ref, id, shard.index, child.tailAttempt, child.ranTo);
           const o = await ctx.store.s3.send(
             new GetObjectCommand({ Bucket: ctx.settings.internalBucket, Key }),
           );
@@ -171,20 +173,22 @@ async function floor() {
 async function dispatch() {
   const job = await jobGet(ctx.store, options.ref);
   const plan = (await ctx.store.get<Plan>(paths.plan(options.ref)))?.value;
-  if (!job || !plan) throw new Error("no synthetic job: run setup first");
+  const shards = (await ctx.store.get<ShardList>(paths.shards(options.ref)))?.value.shards;
+  if (!job || !plan || !shards) throw new Error("no synthetic job: run setup first");
   const record = structuredClone(job.value);
   if (record.request.Manifest) record.request.Manifest.Location.ETag = plan.manifest.etag;
   const started = performance.now();
-  const built = await buildPlan(ctx, record);
+  const built = await buildPlan(ctx, record, new AbortController().signal, undefined);
   const seconds = (performance.now() - started) / 1000;
-  const same = built.shards.every(
-    (s, i) => s.startByte === plan.shards[i]?.startByte && s.endByte === plan.shards[i]?.endByte,
+  if ("handover" in built) throw new Error("the dispatch bench handed over");
+  const same = built.shards.shards.every(
+    (s, i) => s.startByte === shards[i]?.startByte && s.endByte === shards[i]?.endByte,
   );
   return {
     seconds,
     peakRssMiB: peakRssMiB(),
-    rows: built.totalRows,
-    shards: built.shards.length,
+    rows: built.plan.totalRows,
+    shards: built.shards.shards.length,
     offsetsMatch: same,
   };
 }

@@ -1,9 +1,5 @@
-// SQS → poll: reconcile a running job with its children.
-import type { Context } from "../lib/context.ts";
-import { pollJob } from "../lib/jobs/reconcile.ts";
+// SQS → poll: the reconciler of every running job, and the consumer of the dead-letter queues.
+import { pollHandler } from "../lib/handlers.ts";
 import { fromEnv } from "../lib/lambda.ts";
-import { pollMessage } from "../lib/queue/messages.ts";
-import { sqsHandler } from "../lib/queue/sqs-handler.ts";
 
-export const makePollHandler = (ctx: Context) => sqsHandler(ctx, pollMessage, pollJob);
-export const handler = fromEnv("poll", makePollHandler);
+export const handler = fromEnv("poll", pollHandler);

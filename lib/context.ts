@@ -3,6 +3,7 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createS3Client, EndpointClients } from "./endpoints/clients.ts";
 import { PipelineQueue } from "./queue/sqs-queue.ts";
+import { CONTROL_SDK_RETRY } from "./retry/policy.ts";
 import type { Settings } from "./settings.ts";
 import { JsonStore } from "./store/json-store.ts";
 import { createLogger, type Logger } from "./util/logger.ts";
@@ -23,13 +24,14 @@ export function createContext(settings: Settings, component: string): Context {
     region,
     forcePathStyle: Boolean(endpoint),
     maxSockets: 64,
+    retry: CONTROL_SDK_RETRY,
   });
-  const sqs = new SQSClient({ region, ...(endpoint ? { endpoint } : {}) });
+  const sqs = new SQSClient({ region, ...(endpoint ? { endpoint } : {}), ...CONTROL_SDK_RETRY });
   return {
     settings,
     store: new JsonStore(controlS3, settings.internalBucket),
     queue: new PipelineQueue(sqs, settings.queues),
-    gateways: new EndpointClients(settings.endpoints),
+    gateways: new EndpointClients(settings.endpoints, settings.outageWindowSeconds * 1000),
     log: createLogger(component, settings.logLevel),
   };
 }

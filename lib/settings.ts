@@ -29,6 +29,16 @@ export interface Settings {
   lambdaFunctions: Record<string, string>;
   /** LambdaInvoke: invocations per task while the function answers TemporaryFailure. */
   lambdaAttempts: number;
+  /** A step's lease: a holder that has not renewed it for this long is presumed gone. */
+  leaseSeconds: number;
+  /** How long an endpoint may be unavailable before its waiting tasks fail (503). */
+  outageWindowSeconds: number;
+  /** Takes of a step (child, dispatch, merge) without progress before it is given up. */
+  maxAttempts: number;
+  /** One invocation's time where the runtime sets none (the local runtime); Lambda's is its own. */
+  budgetSeconds: number;
+  /** A step hands over to a fresh invocation this long before its budget ends (at most a quarter of it). */
+  handoverMarginSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -95,6 +105,11 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     copyPartBytes: int(env, "S3BATCH_COPY_PART_BYTES", 5 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
     lambdaFunctions: lambdaFunctions(env.S3BATCH_LAMBDA_FUNCTIONS),
     lambdaAttempts: int(env, "S3BATCH_LAMBDA_ATTEMPTS", 3, 1, 10),
+    leaseSeconds: int(env, "S3BATCH_LEASE_SECONDS", 10, 3, 900),
+    outageWindowSeconds: int(env, "S3BATCH_OUTAGE_WINDOW_SECONDS", 900, 1, 86_400),
+    maxAttempts: int(env, "S3BATCH_MAX_ATTEMPTS", 5, 1, 100),
+    budgetSeconds: int(env, "S3BATCH_BUDGET_SECONDS", 840, 1, 86_400),
+    handoverMarginSeconds: int(env, "S3BATCH_HANDOVER_MARGIN_SECONDS", 60, 0, 3_600),
     logLevel: level as Settings["logLevel"],
   };
 }

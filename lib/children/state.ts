@@ -1,81 +1,90 @@
-// A child is one shard on one endpoint. Its state document is its checkpoint: the next row to
-// run, the counts so far, and whether it finished ("done") or stopped early ("stopped", when the
-// job was cancelled or failing). The layout of one child:
-//   children/<endpoint>/<shard>.json              this state
-//   children/<endpoint>/<shard>/<attempt>/output  valid bitmap + outcome lines (children/output.ts)
-//   settled/<endpoint>/<shard>.<facts>            written once the state is settled; the key name
-//                                                 carries the final state, so poll and merge learn
-//                                                 every settled child from one listing per 1,000
+// A child is one shard on one endpoint. Its state document is its checkpoint and its lease:
+// the next row to run, the counts so far, the output objects that hold the results of the rows
+// before it, and which attempt holds the lease. The layout of one child:
+//   children/<endpoint>/<shard>.json                  this state (the lease: see leases/lease.ts)
+//   outputs/<endpoint>/<shard>/<attempt>/seg-<row>    sealed output segments (children/output.ts)
+//   outputs/<endpoint>/<shard>/<attempt>/tail-<row>   the rows since the last seal
+//   progress/<endpoint>/<shard>/<row>.<facts>         the last checkpoint, as a name (progress.ts)
+import type { JobRef } from "../jobs/paths.ts";
+import type { LeaseFields } from "../leases/lease.ts";
 
-import { type JobRef, paths } from "../jobs/paths.ts";
-import type { JsonStore } from "../store/json-store.ts";
+/** The rows of one shard and where they are in the manifest. */
+export interface ChildSpan {
+  firstRow: number;
+  rowCount: number;
+  startByte: number;
+  endByte: number;
+}
 
-export interface ChildState {
-  schema: 1;
+/**
+ * running: rows before nextRow ran; done: every row ran; stopped: the job stopped running (rows
+ * at or past nextRow are not reported); exhausted: the child could not go on, and rows at or
+ * past nextRow fail with `exhausted`.
+ */
+export type ChildStatus = "running" | "done" | "stopped" | "exhausted";
+
+export interface Counts {
+  found: number;
+  succeeded: number;
+  failed: number;
+  /** Rows absent from this endpoint whose bucket no other endpoint holds: certain 404 failures. */
+  missing: number;
+}
+
+export interface ChildState extends LeaseFields, Counts {
+  schema: 2;
   jobId: string;
   endpointId: string;
   shard: number;
-  status: "running" | "done" | "stopped";
-  /** Rows before this one have run and their results are in the parts. */
+  span: ChildSpan;
+  status: ChildStatus;
+  /** Rows before this one have run and their results are in `segments` and `tail`. */
   nextRow: number;
-  succeeded: number;
-  failed: number;
-  found: number;
-  /** Rows absent from this endpoint whose bucket no other endpoint holds: certain 404 failures. */
-  missing: number;
-  /**
-   * The delivery attempt whose bitmap and parts hold the results of the rows before nextRow.
-   * Each delivery writes under its own attempt and commits by the conditional state write, so
-   * two concurrent deliveries never mix their outputs.
-   */
-  attempt?: string;
+  /** Where row `nextRow` starts in the manifest, so a resumed child reads on from there. */
+  nextByte?: number;
+  /** Sealed output segments, in row order. */
+  segments: string[];
+  /** The output of the rows since the last seal, when there are any to keep. */
+  tail?: string;
+  /** The progress marker that names this checkpoint. */
+  marker?: string;
+  /** Why an exhausted child stopped: the failed rows' code and message. */
+  exhausted?: { code: string; message: string };
+  /** When this endpoint was first seen down, for an outage that spans a handover (epoch ms). */
+  downSince?: number;
   startedAt: string;
   updatedAt: string;
 }
-
-export const childSettled = (s: ChildState | undefined) => s?.status === "done" || s?.status === "stopped";
 
 export interface ChildRef extends JobRef {
   endpointId: string;
   shard: number;
 }
 
-/** What a settled child's marker says: enough for progress and for the merge to read its output. */
-export type SettledChild = Pick<
-  ChildState,
-  "endpointId" | "shard" | "nextRow" | "succeeded" | "failed" | "found" | "missing"
-> & { status: "done" | "stopped"; attempt: string };
+export const childSettled = (s: Pick<ChildState, "status"> | undefined) =>
+  s !== undefined && s.status !== "running";
 
-/** Writes the marker of a settled state (idempotent: the same state gives the same key). */
-export async function markSettled(store: JsonStore, ref: JobRef, s: ChildState): Promise<void> {
-  if (!childSettled(s)) return;
-  const facts = [s.status, s.nextRow, s.attempt ?? "-", s.found, s.succeeded, s.failed, s.missing ?? 0].join(
-    ".",
-  );
-  await store.putBytes(paths.settledMarker(ref, s.endpointId, s.shard, facts), "", "text/plain");
+/** A child's first state, before any delivery took its lease. */
+export function initialChildState(ref: ChildRef, span: ChildSpan): ChildState {
+  const now = new Date().toISOString();
+  return {
+    schema: 2,
+    jobId: ref.jobId,
+    endpointId: ref.endpointId,
+    shard: ref.shard,
+    span,
+    status: "running",
+    nextRow: span.firstRow,
+    found: 0,
+    succeeded: 0,
+    failed: 0,
+    missing: 0,
+    segments: [],
+    attempts: 0,
+    stalled: 0,
+    startedAt: now,
+    updatedAt: now,
+  };
 }
 
-/** Every settled child of a job, by `${endpointId}/${shard}`. */
-export async function listSettled(store: JsonStore, ref: JobRef): Promise<Map<string, SettledChild>> {
-  const prefix = paths.settled(ref);
-  const out = new Map<string, SettledChild>();
-  for await (const key of store.list(prefix)) {
-    const m = /^([a-z0-9-]+)\/(\d+)\.(done|stopped)\.(\d+)\.([^.]+)\.(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(
-      key.slice(prefix.length),
-    );
-    if (!m) continue;
-    const [, endpointId = "", shard, status, nextRow, attempt = "-", found, succeeded, failed, missing] = m;
-    out.set(`${endpointId}/${Number(shard)}`, {
-      endpointId,
-      shard: Number(shard),
-      status: status as SettledChild["status"],
-      nextRow: Number(nextRow),
-      attempt,
-      found: Number(found),
-      succeeded: Number(succeeded),
-      failed: Number(failed),
-      missing: Number(missing),
-    });
-  }
-  return out;
-}
+export const shardEnd = (s: Pick<ChildState, "span">) => s.span.firstRow + s.span.rowCount;

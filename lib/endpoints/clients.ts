@@ -1,10 +1,12 @@
 // S3 clients with long-lived pooled connections: one client per endpoint, keep-alive sockets
-// capped at the endpoint's concurrency, and the SDK's adaptive retry (jittered back-off on 503
-// SlowDown and throttling). A limiter per endpoint caps in-flight operations across all the
-// children that one process runs.
+// capped at the endpoint's concurrency, the SDK's retries as retry/policy.ts sets them, and the
+// endpoint's availability as this process sees it. A limiter per endpoint caps in-flight
+// operations across all the children that one process runs.
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import pLimit, { type LimitFunction } from "p-limit";
+import { GATEWAY_SDK_RETRY } from "../retry/policy.ts";
+import { EndpointAvailability } from "./availability.ts";
 import type { Credentials, Endpoint } from "./config.ts";
 
 export interface S3ClientOptions {
@@ -13,6 +15,7 @@ export interface S3ClientOptions {
   credentials?: Credentials;
   forcePathStyle?: boolean;
   maxSockets: number;
+  retry: { maxAttempts: number; retryMode: "standard" | "adaptive" };
 }
 
 /** A keep-alive S3 client. */
@@ -23,9 +26,14 @@ export function createS3Client(o: S3ClientOptions): S3Client {
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     ...(o.credentials ? { credentials: o.credentials } : {}),
     forcePathStyle: o.forcePathStyle ?? false,
-    retryMode: "adaptive",
-    maxAttempts: 5,
-    requestHandler: new NodeHttpHandler({ httpAgent: agent, httpsAgent: agent, connectionTimeout: 5_000 }),
+    ...o.retry,
+    requestHandler: new NodeHttpHandler({
+      httpAgent: agent,
+      httpsAgent: agent,
+      connectionTimeout: 5_000,
+      // A request that stops moving for this long is dropped: an unavailability, retried.
+      socketTimeout: 120_000,
+    }),
     // Only checksum when an operation requires it: several S3-compatible gateways reject or
     // mishandle the newer default CRC32 trailers.
     requestChecksumCalculation: "WHEN_REQUIRED",
@@ -37,13 +45,17 @@ export interface EndpointClient {
   endpoint: Endpoint;
   s3: S3Client;
   limit: LimitFunction;
+  availability: EndpointAvailability;
 }
 
 /** The client pool: one pooled client and one limiter per configured endpoint, in configured order. */
 export class EndpointClients {
   readonly byId = new Map<string, EndpointClient>();
 
-  constructor(readonly endpoints: Endpoint[]) {
+  constructor(
+    readonly endpoints: Endpoint[],
+    outageWindowMs = 15 * 60_000,
+  ) {
     for (const endpoint of endpoints) {
       this.byId.set(endpoint.id, {
         endpoint,
@@ -53,8 +65,10 @@ export class EndpointClients {
           ...(endpoint.credentials ? { credentials: endpoint.credentials } : {}),
           forcePathStyle: endpoint.forcePathStyle,
           maxSockets: endpoint.maxConcurrency,
+          retry: GATEWAY_SDK_RETRY,
         }),
         limit: pLimit(endpoint.maxConcurrency),
+        availability: new EndpointAvailability(endpoint.id, outageWindowMs),
       });
     }
   }

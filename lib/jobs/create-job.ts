@@ -2,12 +2,13 @@
 // create-if-absent write, then the job record, then the dispatch message; a retry after a crash
 // at any point finds what was written and finishes the rest.
 import type { Context } from "../context.ts";
-import { ConflictError, S3ControlError } from "../errors.ts";
+import { S3ControlError } from "../errors.ts";
+import { newAttempt } from "../leases/lease.ts";
 import type { CreateJobInput } from "../s3control/create-job-schema.ts";
 import { newJobId } from "./job-id.ts";
 import type { JobRecord } from "./model.ts";
 import { paths } from "./paths.ts";
-import { jobEvent, jobGet } from "./store.ts";
+import { jobGet } from "./store.ts";
 
 interface TokenRecord {
   jobId: string;
@@ -23,7 +24,7 @@ async function sha256Hex(text: string): Promise<string> {
 
 /** Creates the job (or finds the one this token already created) and returns its id. */
 export async function createJob(
-  ctx: Pick<Context, "store" | "queue">,
+  ctx: Pick<Context, "store" | "queue" | "settings">,
   accountId: string,
   input: CreateJobInput,
 ): Promise<string> {
@@ -31,21 +32,18 @@ export async function createJob(
   const requestHash = await sha256Hex(JSON.stringify(request));
   const tokenKey = paths.token(accountId, ClientRequestToken);
   const now = Date.now();
-  let token: TokenRecord = { jobId: newJobId(now), requestHash, createdAt: new Date(now).toISOString() };
-  try {
-    await ctx.store.create(tokenKey, token);
-  } catch (err) {
-    if (!(err instanceof ConflictError)) throw err;
-    const existing = await ctx.store.get<TokenRecord>(tokenKey);
-    if (!existing) throw err;
-    token = existing.value;
-    if (token.requestHash !== requestHash) {
-      throw new S3ControlError(
-        "IdempotencyException",
-        409,
-        "The ClientRequestToken was already used for a different CreateJob request",
-      );
-    }
+  const claimed = await ctx.store.createOrGet<TokenRecord>(tokenKey, {
+    jobId: newJobId(now),
+    requestHash,
+    createdAt: new Date(now).toISOString(),
+  });
+  const token = claimed.value;
+  if (token.requestHash !== requestHash) {
+    throw new S3ControlError(
+      "IdempotencyException",
+      409,
+      "The ClientRequestToken was already used for a different CreateJob request",
+    );
   }
   const ref = { accountId, jobId: token.jobId };
   let job = (await jobGet(ctx.store, ref))?.value;
@@ -60,17 +58,19 @@ export async function createJob(
       tags: request.Tags ?? [],
       createdAt: token.createdAt,
       phaseTimes: { New: token.createdAt },
+      history: [{ status: "New", at: token.createdAt }],
       progress: { total: 0, succeeded: 0, failed: 0 },
       failureReasons: [],
     };
-    try {
-      await ctx.store.create(paths.job(ref), record);
-      await jobEvent(ctx.store, ref, "created", { priority: record.priority });
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-    }
-    job = record;
+    job = (await ctx.store.createOrGet(paths.job(ref), record)).value;
   }
-  if (job.status === "New") await ctx.queue.send({ v: 1, type: "dispatch", accountId, jobId: token.jobId });
+  if (job.status === "New") {
+    await ctx.queue.send({ v: 1, type: "dispatch", accountId, jobId: token.jobId });
+    // The reconciler's chain starts with the job: it sees a dispatch that died, too.
+    await ctx.queue.send(
+      { v: 1, type: "poll", accountId, jobId: token.jobId, chain: true, token: newAttempt() },
+      ctx.settings.pollDelaySeconds,
+    );
+  }
   return token.jobId;
 }

@@ -1,12 +1,17 @@
 // Dispatch: prepares a new job (reads the manifest once into a plan), then either parks it in
-// Suspended (ConfirmationRequired) or starts it. A redelivered message finds the plan written
-// and the status moved, and only re-sends what starting sends, which children tolerate.
+// Suspended (ConfirmationRequired) or starts it. Planning holds the dispatch lease
+// (dispatch.json, see leases/lease.ts); when the invocation's budget runs out mid-manifest it
+// saves the scan there and hands over to a fresh dispatch message. A redelivered message finds
+// the plan written and the status moved, and only re-sends what starting sends, which children
+// tolerate.
+import type { Budget } from "../budget.ts";
 import type { Context } from "../context.ts";
 import { ConflictError, UnrecoverableError } from "../errors.ts";
+import { type LeaseFields, leaseAcquire, newAttempt } from "../leases/lease.ts";
 import type { DispatchMessage } from "../queue/messages.ts";
 import type { JobRecord } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
-import { buildPlan, type Plan } from "./plan.ts";
+import { buildPlan, type Plan, type PlanScan, type ShardList } from "./plan.ts";
 import { pendingMark } from "./priority.ts";
 import { jobGet } from "./store.ts";
 import {
@@ -18,9 +23,20 @@ import {
   jobMarkSuspended,
 } from "./transitions.ts";
 
-export async function dispatchJob(ctx: Context, msg: DispatchMessage): Promise<void> {
+/** dispatch.json: the dispatch lease, the scan of a handed-over planning, and what is done. */
+export interface DispatchState extends LeaseFields {
+  scan?: PlanScan;
+  /** The plan is written. */
+  planned?: boolean;
+  /** Every child message of the started job was sent. */
+  started?: boolean;
+}
+
+export const initialDispatchState = (): DispatchState => ({ attempts: 0, stalled: 0 });
+
+export async function dispatchJob(ctx: Context, msg: DispatchMessage, budget: Budget): Promise<void> {
   try {
-    await prepare(ctx, msg);
+    await prepare(ctx, msg, budget);
   } catch (err) {
     // Cancelled (or otherwise moved) while being prepared: nothing is left to do.
     if (!(err instanceof JobStatusError)) throw err;
@@ -28,35 +44,75 @@ export async function dispatchJob(ctx: Context, msg: DispatchMessage): Promise<v
   }
 }
 
-async function prepare(ctx: Context, msg: DispatchMessage): Promise<void> {
+async function prepare(ctx: Context, msg: DispatchMessage, budget: Budget): Promise<void> {
   const { store } = ctx;
   const found = await jobGet(store, msg);
-  if (!found) {
-    ctx.log.warn("dispatch for an unknown job", { jobId: msg.jobId });
-    return;
-  }
+  if (!found)
+    throw new UnrecoverableError("NoSuchJob", `dispatch for job ${msg.jobId}, which does not exist`);
   let job = found.value;
   if (job.status === "New") job = await jobMarkPreparing(store, msg);
   if (job.status === "Preparing") {
-    let plan: Plan;
-    try {
-      plan = await planOnce(ctx, job);
-    } catch (err) {
-      if (!(err instanceof UnrecoverableError)) throw err;
-      await jobMarkFailed(store, msg, {
-        failureReasons: [{ FailureCode: err.code, FailureReason: err.message.slice(0, 256) }],
-      });
-      return;
-    }
+    const planned = await planJob(ctx, job, budget);
+    if (!planned) return;
     const patch = {
-      progress: { total: plan.totalRows, succeeded: 0, failed: 0 },
-      ...(plan.generatedManifest ? { generatedManifest: plan.generatedManifest } : {}),
+      progress: { total: planned.totalRows, succeeded: 0, failed: 0 },
+      ...(planned.generatedManifest ? { generatedManifest: planned.generatedManifest } : {}),
     };
     job = job.request.ConfirmationRequired
       ? await jobMarkSuspended(store, msg, patch)
       : await jobMarkReady(store, msg, patch);
   }
   if (job.status === "Ready" || job.status === "Active") await startJob(ctx, msg, job.priority);
+}
+
+/**
+ * Writes the plan once under the dispatch lease. Returns undefined when this delivery has nothing
+ * more to do: another one holds the lease, planning handed over, or the job failed.
+ */
+async function planJob(ctx: Context, job: JobRecord, budget: Budget): Promise<Plan | undefined> {
+  const { store } = ctx;
+  const existing = await store.get<Plan>(paths.plan(job));
+  if (existing) return existing.value;
+  const acquired = await leaseAcquire<DispatchState>(store, paths.dispatchState(job), newAttempt(), {
+    initial: initialDispatchState,
+    finished: (s) => s.planned === true,
+    leaseMs: ctx.settings.leaseSeconds * 1000,
+    log: ctx.log,
+  });
+  if (acquired?.kind === "finished") return (await store.get<Plan>(paths.plan(job)))?.value;
+  if (acquired?.kind !== "held") return undefined;
+  const { lease } = acquired;
+  lease.beat();
+  try {
+    let outcome: Awaited<ReturnType<typeof buildPlan>>;
+    try {
+      outcome = await buildPlan(ctx, job, AbortSignal.any([budget.signal, lease.lost]), lease.value.scan);
+    } catch (err) {
+      if (!(err instanceof UnrecoverableError)) throw err;
+      await jobMarkFailed(store, job, {
+        failureReasons: [{ FailureCode: err.code, FailureReason: err.message.slice(0, 256) }],
+      });
+      await lease.release((s) => ({ ...s, planned: true }));
+      return undefined;
+    }
+    if ("handover" in outcome) {
+      const scan = outcome.handover;
+      await lease.release((s) => ({ ...s, scan, stalled: 0 }));
+      ctx.log.info("dispatch handed over", { jobId: job.jobId, rows: scan.nextRow, byte: scan.nextByte });
+      await ctx.queue.send({ v: 1, type: "dispatch", accountId: job.accountId, jobId: job.jobId });
+      return undefined;
+    }
+    // The shard list first: plan.json existing means the plan is whole.
+    await store.putBytes(paths.shards(job), JSON.stringify(outcome.shards), "application/json");
+    const plan = (await store.createOrGet(paths.plan(job), outcome.plan)).value;
+    await lease.release((s) => {
+      const { scan: _done, ...rest } = s;
+      return { ...rest, planned: true };
+    });
+    return plan;
+  } finally {
+    lease.stop();
+  }
 }
 
 /** Marks the job Active and sends one child message per shard × endpoint, then the poll chain. */
@@ -67,39 +123,42 @@ export async function startJob(
 ): Promise<void> {
   await jobMarkActive(ctx.store, ref);
   await pendingMark(ctx, ref, priority);
-  const plan = (await ctx.store.get<Plan>(paths.plan(ref)))?.value;
-  if (!plan) throw new Error(`job ${ref.jobId} is Active without a plan`);
+  const shards = (await ctx.store.get<ShardList>(paths.shards(ref)))?.value.shards;
+  if (!shards) throw new UnrecoverableError("InternalError", `job ${ref.jobId} is Active without a plan`);
   const base = { v: 1 as const, accountId: ref.accountId, jobId: ref.jobId };
   await ctx.queue.sendAll(
-    plan.shards.flatMap((s) =>
+    shards.flatMap((s) =>
       s.endpoints.map((endpointId) => ({
         ...base,
         type: "child" as const,
         shard: s.index,
         endpointId,
         priority,
+        span: { firstRow: s.firstRow, rowCount: s.rowCount, startByte: s.startByte, endByte: s.endByte },
       })),
     ),
   );
-  await ctx.queue.send(
-    { ...base, type: "poll", chain: true },
-    plan.shards.length === 0 ? 0 : ctx.settings.pollDelaySeconds,
-  );
+  await dispatchStateUpdate(ctx, ref, (s) => (s.started ? undefined : { ...s, started: true }));
+  await ctx.queue.send({ ...base, type: "poll", chain: true, token: newAttempt() });
 }
 
-/** The plan is written once; a second dispatch reads the first one's. */
-async function planOnce(ctx: Context, job: JobRecord): Promise<Plan> {
-  const key = paths.plan(job);
-  const existing = await ctx.store.get<Plan>(key);
-  if (existing) return existing.value;
-  const plan = await buildPlan(ctx, job);
-  try {
-    await ctx.store.create(key, plan);
-    return plan;
-  } catch (err) {
-    if (!(err instanceof ConflictError)) throw err;
-    const winner = await ctx.store.get<Plan>(key);
-    if (!winner) throw err;
-    return winner.value;
+/** One conditional change of dispatch.json (creating it if needed), retried on a lost race. */
+export async function dispatchStateUpdate(
+  ctx: Pick<Context, "store">,
+  ref: JobRef,
+  change: (s: DispatchState) => DispatchState | undefined,
+): Promise<void> {
+  const key = paths.dispatchState(ref);
+  for (let i = 0; i < 5; i++) {
+    const doc =
+      (await ctx.store.get<DispatchState>(key)) ?? (await ctx.store.createOrGet(key, initialDispatchState()));
+    const next = change(doc.value);
+    if (!next) return;
+    try {
+      await ctx.store.replace(key, next, doc.etag);
+      return;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
   }
 }

@@ -37,6 +37,14 @@ export interface GeneratedManifestDescriptor {
   Location: { ObjectArn: string; ETag: string };
 }
 
+/** One status change, kept in the record itself: the change and its event are one write. */
+export interface StatusEvent {
+  status: JobStatus;
+  at: string;
+  statusUpdateReason?: string;
+  failureReasons?: FailureReason[];
+}
+
 export interface JobRecord {
   schema: 1;
   accountId: string;
@@ -50,6 +58,8 @@ export interface JobRecord {
   createdAt: string;
   /** When the job first entered each status: the operator's "what happened when". */
   phaseTimes: Partial<Record<JobStatus, string>>;
+  /** Every status the job entered, in order, with why: at most one entry per transition. */
+  history: StatusEvent[];
   progress: Progress;
   failureReasons: FailureReason[];
   statusUpdateReason?: string;

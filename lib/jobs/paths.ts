@@ -10,27 +10,45 @@ const jobPrefix = (r: JobRef) => `jobs/${r.accountId}/${r.jobId}/`;
 export const paths = {
   accountJobs: (accountId: string) => `jobs/${accountId}/`,
   job: (r: JobRef) => `${jobPrefix(r)}job.json`,
+  /** The plan's summary: manifest, routing, counts (children read only this). */
   plan: (r: JobRef) => `${jobPrefix(r)}plan.json`,
+  /** The plan's shards: row ranges, byte ranges and endpoints (start and merge read this). */
+  shards: (r: JobRef) => `${jobPrefix(r)}shards.json`,
   /** The CSV manifest dispatch writes for an inventory or generated manifest. */
   normalizedManifest: (r: JobRef) => `${jobPrefix(r)}manifest.csv`,
   events: (r: JobRef) => `${jobPrefix(r)}events/`,
   event: (r: JobRef, at: string, seq: string) => `${jobPrefix(r)}events/${at}-${seq}.json`,
+  /** The poll chain's current token: one chain per job, whatever was redelivered. */
+  pollChain: (r: JobRef) => `${jobPrefix(r)}poll.json`,
+  /** Dispatch's lease and planning checkpoint. */
+  dispatchState: (r: JobRef) => `${jobPrefix(r)}dispatch.json`,
+  /** The merge's lease and handover checkpoint. */
+  mergeState: (r: JobRef) => `${jobPrefix(r)}merge.json`,
+  /** A report part the merge had not yet sent when it handed over. */
+  mergeCarry: (r: JobRef, attempt: string, status: string) =>
+    `${jobPrefix(r)}merge/${attempt}/carry-${status}`,
+  /** Child states (leases: their listing's Last-Modified is every child's heartbeat). */
   children: (r: JobRef) => `${jobPrefix(r)}children/`,
   childState: (r: JobRef, endpointId: string, shard: number) =>
     `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}.json`,
-  /** A child's output lives under its delivery attempt: the state document names the attempt that counts. */
-  childOutput: (r: JobRef, endpointId: string, shard: number, attempt: string) =>
-    `${jobPrefix(r)}children/${endpointId}/${shardName(shard)}/${attempt}/output`,
-  /** Empty markers of settled children; their names carry the final checkpoint (see children/state.ts). */
-  settled: (r: JobRef) => `${jobPrefix(r)}settled/`,
-  settledMarker: (r: JobRef, endpointId: string, shard: number, facts: string) =>
-    `${jobPrefix(r)}settled/${endpointId}/${shardName(shard)}.${facts}`,
+  /** A child's output objects live under its delivery attempt; its state names those that count. */
+  childTail: (r: JobRef, endpointId: string, shard: number, attempt: string, row: number) =>
+    `${jobPrefix(r)}outputs/${endpointId}/${shardName(shard)}/${attempt}/tail-${rowName(row)}`,
+  childSegment: (r: JobRef, endpointId: string, shard: number, attempt: string, endRow: number) =>
+    `${jobPrefix(r)}outputs/${endpointId}/${shardName(shard)}/${attempt}/seg-${rowName(endRow)}`,
+  /** Empty markers whose names carry each child's last checkpoint (see children/progress.ts). */
+  progress: (r: JobRef) => `${jobPrefix(r)}progress/`,
+  progressMarker: (r: JobRef, endpointId: string, shard: number, ranTo: number, facts: string) =>
+    `${jobPrefix(r)}progress/${endpointId}/${shardName(shard)}/${rowName(ranTo)}.${facts}`,
   /** Markers of jobs whose children have not all started, highest priority first in key order. */
   pending: (accountId: string) => `pending/${accountId}/`,
   pendingMarker: (r: JobRef, priority: number) =>
     `pending/${r.accountId}/${String(2_147_483_647 - priority).padStart(10, "0")}-${r.jobId}`,
   token: (accountId: string, token: string) => `tokens/${accountId}/${encodeURIComponent(token)}`,
+  /** Messages that named no job the store knows, kept for the operator. */
+  deadLetter: (at: string, id: string) => `dead-letters/${at.slice(0, 10)}/${at}-${id}.json`,
 };
 
 // Zero-padded so that a listing returns shards in order.
 const shardName = (shard: number) => String(shard).padStart(8, "0");
+const rowName = (row: number) => String(row).padStart(10, "0");

@@ -20,11 +20,14 @@ export interface Shard {
   endpoints: string[];
 }
 
+/** plan.json: what every step needs to know about the job's work, without the shard list. */
 export interface Plan {
-  schema: 1;
+  schema: 2;
   manifest: ManifestObject;
   totalRows: number;
-  shards: Shard[];
+  shardCount: number;
+  /** Shards × the endpoints each runs on: the children poll waits for. */
+  childCount: number;
   routing: Routing;
   /** Endpoints that hold the report bucket: the report is written to each. */
   reportEndpoints: string[];
@@ -32,24 +35,61 @@ export interface Plan {
   generatedManifest?: GeneratedManifestDescriptor;
 }
 
+/** shards.json: the shards in row order (read by startJob and the merge). */
+export interface ShardList {
+  shards: Shard[];
+}
+
 interface ShardDraft {
   firstRow: number;
   rowCount: number;
   startByte: number;
   endByte: number;
-  buckets: Set<string>;
+  buckets: string[];
 }
 
-/** Reads the manifest once: validates and counts rows, cuts shards, routes buckets. */
-export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
+/** How far the manifest scan got: dispatch's checkpoint when it hands over mid-manifest. */
+export interface PlanScan {
+  manifest: ManifestObject;
+  generatedManifest?: GeneratedManifestDescriptor;
+  nextByte: number;
+  nextRow: number;
+  shardRows: number;
+  drafts: ShardDraft[];
+  buckets: string[];
+}
+
+export type PlanOutcome = { plan: Plan; shards: ShardList } | { handover: PlanScan };
+
+/**
+ * Reads the manifest once (resuming `saved` when given): validates and counts rows, cuts shards,
+ * routes buckets. When `budget` fires mid-manifest it stops at a batch boundary and returns the
+ * scan so far, for the next invocation to resume.
+ */
+export async function buildPlan(
+  ctx: Context,
+  job: JobRecord,
+  budget: AbortSignal,
+  saved: PlanScan | undefined,
+): Promise<PlanOutcome> {
   const { settings } = ctx;
-  const { manifest, generatedManifest } = await sourceManifest(ctx, job);
-  let shardRows = settings.shardRows;
-  let drafts: ShardDraft[] = [];
-  const buckets = new Map<string, string>();
-  let totalRows = 0;
-  const span = { startByte: 0, endByte: manifest.size, firstRow: 0 };
-  for await (const batch of manifestRowBatches(ctx, manifest, job.request.Manifest, span))
+  const scan: PlanScan = saved ?? {
+    ...(await sourceManifest(ctx, job)),
+    nextByte: 0,
+    nextRow: 0,
+    shardRows: settings.shardRows,
+    drafts: [],
+    buckets: [],
+  };
+  const manifest = scan.manifest;
+  let shardRows = scan.shardRows;
+  let drafts = scan.drafts.map((d) => ({ ...d, buckets: new Set(d.buckets) }));
+  const buckets = new Map<string, string>(scan.buckets.map((b) => [b, b]));
+  let totalRows = scan.nextRow;
+  let nextByte = scan.nextByte;
+  const span = { startByte: scan.nextByte, endByte: manifest.size, firstRow: scan.nextRow };
+  const batches = manifestRowBatches(ctx, manifest, job.request.Manifest, span);
+  for await (const batch of batches) {
     for (const { row, start, end } of batch) {
       const index = row.index;
       if (index >= settings.maxManifestRows) {
@@ -87,7 +127,22 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
       last.endByte = end;
       last.buckets.add(bucket);
       totalRows = index + 1;
+      nextByte = end;
     }
+    if (budget.aborted && nextByte < manifest.size) {
+      await batches.return(undefined);
+      return {
+        handover: {
+          ...scan,
+          nextByte,
+          nextRow: totalRows,
+          shardRows,
+          drafts: drafts.map((d) => ({ ...d, buckets: [...d.buckets] })),
+          buckets: [...buckets.keys()],
+        },
+      };
+    }
+  }
   // A copy's target bucket is routed with the manifest's: children look it up in the plan.
   const target = job.request.Operation.S3PutObjectCopy?.TargetResource;
   const routing = await routeBuckets(
@@ -108,13 +163,17 @@ export async function buildPlan(ctx: Context, job: JobRecord): Promise<Plan> {
     };
   });
   return {
-    schema: 1,
-    manifest,
-    totalRows,
-    shards,
-    routing,
-    reportEndpoints,
-    ...(generatedManifest ? { generatedManifest } : {}),
+    plan: {
+      schema: 2,
+      manifest,
+      totalRows,
+      shardCount: shards.length,
+      childCount: shards.reduce((n, s) => n + s.endpoints.length, 0),
+      routing,
+      reportEndpoints,
+      ...(scan.generatedManifest ? { generatedManifest: scan.generatedManifest } : {}),
+    },
+    shards: { shards },
   };
 }
 
@@ -141,11 +200,13 @@ async function sourceManifest(
   return { manifest: located };
 }
 
+type OpenDraft = Omit<ShardDraft, "buckets"> & { buckets: Set<string> };
+
 /** Halves the shard count by joining neighbours; shards stay contiguous in rows and bytes. */
-function coalesce(drafts: ShardDraft[]): ShardDraft[] {
-  const out: ShardDraft[] = [];
+function coalesce(drafts: OpenDraft[]): OpenDraft[] {
+  const out: OpenDraft[] = [];
   for (let i = 0; i < drafts.length; i += 2) {
-    const a = drafts[i] as ShardDraft;
+    const a = drafts[i] as OpenDraft;
     const b = drafts[i + 1];
     out.push(
       b

@@ -1,88 +1,196 @@
-// Poll: reconciles a running job with its children. Sums their checkpoints into the job's
-// progress, applies the failure threshold, and once every child has settled moves the job on
-// and enqueues the merge. Safe to run any number of times.
-import { type ChildState, listSettled } from "../children/state.ts";
+// Poll: the reconciler that owns the truth about a job, from creation to its last status. Each
+// tick reads what the steps left and acts on what it sees:
+//   New, Preparing, Ready   dispatch is running (its lease is live) or is driven again
+//   Active, Cancelling,     children: progress summed from their markers, the failure threshold,
+//   Failing                 children whose lease expired driven again or exhausted, and once
+//                           every child settled, the merge
+//   Completing, and the     the merge is running or is driven again; a merge that keeps dying
+//   others once settled     fails the job
+// Reads cost listings, not one read per child: 4,000 children are two listings of 4 pages.
+// Safe to run any number of times, concurrently or after a crash.
+import { childKey, listProgress } from "../children/progress.ts";
+import { childRecover } from "../children/recover.ts";
+import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
+import { ConflictError } from "../errors.ts";
+import { leaseLive } from "../leases/lease.ts";
 import type { PollMessage } from "../queue/messages.ts";
-import type { JobRecord } from "./model.ts";
-import { paths } from "./paths.ts";
+import { initialMergeState, type MergeState, mergeFinish } from "../report/merge-state.ts";
+import type { Stored } from "../store/json-store.ts";
+import { type DispatchState, dispatchStateUpdate, initialDispatchState } from "./dispatch.ts";
+import type { JobRecord, JobStatus } from "./model.ts";
+import { type JobRef, paths } from "./paths.ts";
 import type { Plan } from "./plan.ts";
+import { chainStep } from "./poll-chain.ts";
 import { pendingClear } from "./priority.ts";
 import { jobGet, jobUpdate } from "./store.ts";
-import { jobMarkCompleting, jobMarkFailing } from "./transitions.ts";
+import { jobMarkCompleting, jobMarkFailed, jobMarkFailing } from "./transitions.ts";
 
 /** AWS's threshold: after this many tasks, a failure rate over FAILURE_RATE fails the job. */
 export const FAILURE_MIN_TASKS = 1000;
 export const FAILURE_RATE = 0.5;
 
-const RUNNING: JobRecord["status"][] = ["Active", "Cancelling", "Failing"];
+const PREPARING: readonly JobStatus[] = ["New", "Preparing", "Ready"];
+const RUNNING: readonly JobStatus[] = ["Active", "Cancelling", "Failing"];
+/** Re-drives per tick at most: a crash leaves a handful; a thousand would be a storm. */
+const MAX_RECOVERIES = 200;
+
+type Deps = Pick<Context, "store" | "queue" | "settings" | "log">;
 
 export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
-  const { store } = ctx;
-  const job = await jobGet(store, msg);
-  if (!job || !RUNNING.includes(job.value.status)) return;
-  const plan = await store.get<Plan>(paths.plan(msg));
-  if (!plan) return;
+  const job = await jobGet(ctx.store, msg);
+  if (!job) return;
+  await chainStep(ctx, msg, job.value.status);
+  const status = job.value.status;
+  if (PREPARING.includes(status)) await reconcileDispatch(ctx, job);
+  else if (RUNNING.includes(status)) await reconcileChildren(ctx, job.value);
+  else if (status === "Completing") await reconcileMerge(ctx, job.value);
+}
 
-  // Settled children from one listing of their markers; only the others' states are read.
-  const settled = await listSettled(store, msg);
-  const unsettled = plan.value.shards.flatMap((s) =>
-    s.endpoints.filter((e) => !settled.has(`${e}/${s.index}`)).map((e) => paths.childState(msg, e, s.index)),
+const leaseMs = (ctx: Deps) => ctx.settings.leaseSeconds * 1000;
+
+/** Bumps a lease document (restarting its clock) and sends the step's message again. */
+async function redrive<T>(ctx: Deps, key: string, doc: Stored<T>, send: () => Promise<void>): Promise<void> {
+  try {
+    await ctx.store.replace(key, { ...doc.value, redrivenAt: new Date().toISOString() }, doc.etag);
+  } catch (err) {
+    if (err instanceof ConflictError) return; // someone took it meanwhile
+    throw err;
+  }
+  await send();
+}
+
+/** A job being prepared: dispatch runs, or it is sent again; one that never gets through fails. */
+async function reconcileDispatch(ctx: Deps, job: Stored<JobRecord>): Promise<void> {
+  const ref = job.value;
+  const key = paths.dispatchState(ref);
+  const doc = await ctx.store.get<DispatchState>(key);
+  if (doc && leaseLive(doc, leaseMs(ctx))) return;
+  if (Math.min(job.ageMs, doc?.ageMs ?? Number.POSITIVE_INFINITY) < 2 * leaseMs(ctx)) return;
+  if (doc && doc.value.stalled >= ctx.settings.maxAttempts) {
+    await jobMarkFailed(ctx.store, ref, {
+      failureReasons: [
+        {
+          FailureCode: "PreparationFailed",
+          FailureReason: `the manifest could not be prepared in ${doc.value.stalled} attempts`,
+        },
+      ],
+    });
+    return;
+  }
+  const current = doc ?? (await ctx.store.createOrGet(key, initialDispatchState()));
+  ctx.log.info("dispatch re-driven", { jobId: ref.jobId, status: ref.status });
+  await redrive(ctx, key, current, () =>
+    ctx.queue.send({ v: 1, type: "dispatch", accountId: ref.accountId, jobId: ref.jobId }),
   );
-  const running = await Promise.all(unsettled.map(async (key) => (await store.get<ChildState>(key))?.value));
-  const states = [...settled.values(), ...running];
-  const succeeded = sum(states, (s) => s.succeeded);
-  const failed = sum(states, (s) => s.failed + s.missing);
-  const total = plan.value.totalRows;
-  const progress = {
+}
+
+async function reconcileChildren(ctx: Deps, job: JobRecord): Promise<void> {
+  const { store } = ctx;
+  const ref: JobRef = job;
+  const plan = (await store.get<Plan>(paths.plan(ref)))?.value;
+  if (!plan) return;
+  const progress = await listProgress(store, ref);
+  const statesPrefix = paths.children(ref);
+  let started = 0;
+  let recoveries = 0;
+  for await (const { key, ageMs } of store.listEntries(statesPrefix)) {
+    const m = /^([a-z0-9-]+)\/(\d{8})\.json$/.exec(key.slice(statesPrefix.length));
+    if (!m) continue;
+    started++;
+    const p = progress.get(childKey(m[1] ?? "", Number(m[2])));
+    if (childSettled(p) || ageMs < leaseMs(ctx) || recoveries >= MAX_RECOVERIES) continue;
+    recoveries++;
+    await childRecover(ctx, ref, key, job.priority);
+  }
+
+  let succeeded = 0;
+  let failed = 0;
+  let settled = 0;
+  for (const p of progress.values()) {
+    succeeded += p.succeeded;
+    failed += p.failed + p.missing;
+    if (childSettled(p)) settled++;
+  }
+  const total = plan.totalRows;
+  const counts = {
     total,
     succeeded: Math.min(succeeded, total),
     failed: Math.min(failed, total - Math.min(succeeded, total)),
   };
-  const allSettled = unsettled.length === 0;
   // Every child has started (or the job stopped running): it no longer holds back lower priorities.
-  if (running.every(Boolean) || job.value.status !== "Active")
-    await pendingClear(ctx, msg, job.value.priority);
+  if (started >= plan.childCount || job.status !== "Active") await pendingClear(ctx, ref, job.priority);
+  // Some children have not started: make sure every child message was sent.
+  if (started < plan.childCount && job.status === "Active") await reconcileStart(ctx, job);
 
-  let status = job.value.status;
-  if (status === "Active" && failureThresholdExceeded(progress.succeeded, progress.failed)) {
-    const rate = Math.round((100 * progress.failed) / (progress.succeeded + progress.failed));
+  let status = job.status;
+  if (status === "Active" && failureThresholdExceeded(counts.succeeded, counts.failed)) {
+    const rate = Math.round((100 * counts.failed) / (counts.succeeded + counts.failed));
     status = (
-      await jobMarkFailing(store, msg, {
-        progress,
+      await jobMarkFailing(store, ref, {
+        progress: counts,
         failureReasons: [
           {
             FailureCode: "FailureThresholdExceeded",
-            FailureReason: `${rate}% of the first ${progress.succeeded + progress.failed} tasks failed`,
+            FailureReason: `${rate}% of the first ${counts.succeeded + counts.failed} tasks failed`,
           },
         ],
       })
     ).status;
   } else {
-    await jobUpdate(store, msg, (j) =>
-      j.progress.succeeded === progress.succeeded &&
-      j.progress.failed === progress.failed &&
+    await jobUpdate(store, ref, (j) =>
+      j.progress.succeeded === counts.succeeded &&
+      j.progress.failed === counts.failed &&
       j.progress.total === total
         ? undefined
-        : { ...j, progress },
+        : { ...j, progress: counts },
     );
   }
+  if (settled < plan.childCount) return;
+  if (status === "Active") status = (await jobMarkCompleting(store, ref)).status;
+  await reconcileMerge(ctx, { ...job, status });
+}
 
-  if (allSettled) {
-    if (status === "Active") await jobMarkCompleting(store, msg);
-    await ctx.queue.send({ v: 1, type: "merge", accountId: msg.accountId, jobId: msg.jobId });
+/** An Active job whose dispatch died while sending the child messages: dispatch again. */
+async function reconcileStart(ctx: Deps, job: JobRecord): Promise<void> {
+  const doc = await ctx.store.get<DispatchState>(paths.dispatchState(job));
+  if (!doc || doc.value.started || doc.ageMs < 2 * leaseMs(ctx)) return;
+  ctx.log.info("start re-driven", { jobId: job.jobId });
+  await dispatchStateUpdate(ctx, job, (s) => ({ ...s })); // restarts its clock: one re-drive per period
+  await ctx.queue.send({ v: 1, type: "dispatch", accountId: job.accountId, jobId: job.jobId });
+}
+
+/** A closing job: the merge runs, is sent (again), finishes what it committed, or fails the job. */
+async function reconcileMerge(ctx: Deps, job: JobRecord): Promise<void> {
+  const key = paths.mergeState(job);
+  const send = () => ctx.queue.send({ v: 1, type: "merge", accountId: job.accountId, jobId: job.jobId });
+  const doc = await ctx.store.get<MergeState>(key);
+  if (!doc) {
+    if ((await ctx.store.createOrGet(key, initialMergeState())).created) await send();
     return;
   }
-  if (msg.chain) await ctx.queue.send(msg, ctx.settings.pollDelaySeconds);
+  if (doc.value.done) {
+    await mergeFinish(ctx, job, doc.value.done);
+    return;
+  }
+  if (leaseLive(doc, leaseMs(ctx)) || doc.ageMs < leaseMs(ctx)) return;
+  if (doc.value.stalled >= ctx.settings.maxAttempts) {
+    await jobMarkFailed(ctx.store, job, {
+      failureReasons: [
+        {
+          FailureCode: "ReportFailed",
+          FailureReason: `the completion report could not be written in ${doc.value.stalled} attempts`,
+        },
+      ],
+    });
+    await pendingClear(ctx, job, job.priority);
+    return;
+  }
+  ctx.log.info("merge re-driven", { jobId: job.jobId, attempts: doc.value.attempts });
+  await redrive(ctx, key, doc, send);
 }
 
 export function failureThresholdExceeded(succeeded: number, failed: number): boolean {
   const ran = succeeded + failed;
   return ran >= FAILURE_MIN_TASKS && failed / ran > FAILURE_RATE;
-}
-
-type Counts = Pick<ChildState, "succeeded" | "failed" | "missing">;
-
-function sum(states: (Counts | undefined)[], f: (s: Counts) => number): number {
-  return states.reduce((n, s) => n + (s ? f(s) : 0), 0);
 }

@@ -1,22 +1,31 @@
-// The job state machine. Each status change is one conditional write of job.json; moving to the
-// status a job already has is a no-op, so every reconciler can run twice. docs/job-states.md
-// draws the same table.
+// The job state machine. Each status change is one conditional write of job.json that also
+// appends the change to the record's history, so no crash can separate a change from its
+// event; moving to the status a job already has is a no-op, so every reconciler can run twice.
+// docs/job-states.md draws the same table.
 import { S3BatchError } from "../errors.ts";
 import type { JsonStore } from "../store/json-store.ts";
-import type { FailureReason, GeneratedManifestDescriptor, JobRecord, JobStatus, Progress } from "./model.ts";
+import type {
+  FailureReason,
+  GeneratedManifestDescriptor,
+  JobRecord,
+  JobStatus,
+  Progress,
+  StatusEvent,
+} from "./model.ts";
 import type { JobRef } from "./paths.ts";
-import { jobEvent, jobUpdate } from "./store.ts";
+import { jobUpdate } from "./store.ts";
 
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   New: ["Preparing", "Cancelled", "Failed"],
   Preparing: ["Suspended", "Ready", "Cancelled", "Failed"],
   Suspended: ["Ready", "Cancelled"],
-  Ready: ["Active", "Cancelled"],
+  Ready: ["Active", "Cancelled", "Failed"],
   Active: ["Completing", "Cancelling", "Failing", "Pausing"],
   Pausing: ["Paused", "Cancelling"],
   Paused: ["Active", "Cancelling"],
-  Completing: ["Complete"],
-  Cancelling: ["Cancelled"],
+  // A closing job whose report cannot be written fails (ReportFailed).
+  Completing: ["Complete", "Failed"],
+  Cancelling: ["Cancelled", "Failed"],
   Failing: ["Failed"],
   Complete: [],
   Cancelled: [],
@@ -41,6 +50,8 @@ export interface TransitionPatch {
 }
 
 const TERMINAL: readonly JobStatus[] = ["Complete", "Cancelled", "Failed"];
+/** FailureReasons kept on a job: enough for every cause, bounded whatever happens. */
+const MAX_FAILURE_REASONS = 20;
 
 async function jobTransition(
   store: JsonStore,
@@ -48,24 +59,30 @@ async function jobTransition(
   to: JobStatus,
   patch: TransitionPatch = {},
 ): Promise<JobRecord> {
-  let moved = false;
   const job = await jobUpdate(store, ref, (current) => {
-    moved = false;
     if (current.status === to) return undefined;
     if (!TRANSITIONS[current.status].includes(to)) throw new JobStatusError(current.status, to);
-    moved = true;
     const now = new Date().toISOString();
+    const event: StatusEvent = {
+      status: to,
+      at: now,
+      ...(patch.statusUpdateReason ? { statusUpdateReason: patch.statusUpdateReason } : {}),
+      ...(patch.failureReasons?.length ? { failureReasons: patch.failureReasons } : {}),
+    };
     return {
       ...current,
       ...patch,
-      failureReasons: [...current.failureReasons, ...(patch.failureReasons ?? [])],
+      failureReasons: [...current.failureReasons, ...(patch.failureReasons ?? [])].slice(
+        0,
+        MAX_FAILURE_REASONS,
+      ),
       status: to,
       phaseTimes: { ...current.phaseTimes, [to]: current.phaseTimes[to] ?? now },
+      history: [...current.history, event],
       ...(TERMINAL.includes(to) ? { terminationDate: now } : {}),
     };
   });
   if (!job) throw new S3BatchError(`job ${ref.jobId} does not exist`);
-  if (moved) await jobEvent(store, ref, "status", { status: to, ...patch });
   return job;
 }
 

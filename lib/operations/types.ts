@@ -3,13 +3,15 @@ import { HeadObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/c
 import type { EndpointClients } from "../endpoints/clients.ts";
 import type { Routing } from "../endpoints/routing.ts";
 import type { TaskRow } from "../manifest/rows.ts";
+import { classifyError, type ErrorClass } from "../retry/policy.ts";
 import type { Settings } from "../settings.ts";
 
 export type TaskOutcome =
   /** The object is not on this endpoint: its bit stays clear in the valid bitmap. */
   | { kind: "missing" }
   | { kind: "succeeded"; message: string }
-  | { kind: "failed"; http: number; code: string; message: string };
+  /** `cause` says whether the error was about the endpoint (retried) or final (reported). */
+  | { kind: "failed"; http: number; code: string; message: string; cause?: ErrorClass };
 
 /** What an operation may use besides its row: its endpoint, the others, and where buckets live. */
 export interface TaskContext {
@@ -35,7 +37,13 @@ export function outcomeFromError(err: unknown): TaskOutcome {
     const http = err.$metadata.httpStatusCode ?? 500;
     if (MISSING_CODES.has(err.name) || (http === 404 && err.name !== "MethodNotAllowed"))
       return { kind: "missing" };
-    return { kind: "failed", http, code: err.name, message: oneLine(err.message || err.name) };
+    return {
+      kind: "failed",
+      http,
+      code: err.name,
+      message: oneLine(err.message || err.name),
+      cause: classifyError(err),
+    };
   }
   // A reply the SDK could not parse (moto answers some 404s with an HTML page) keeps its status.
   const status = (err as { $response?: { statusCode?: number } })?.$response?.statusCode;
@@ -43,9 +51,10 @@ export function outcomeFromError(err: unknown): TaskOutcome {
   const e = err as Error;
   return {
     kind: "failed",
-    http: 500,
+    http: status ?? 500,
     code: e?.name || "InternalError",
     message: oneLine(e?.message || String(err)),
+    cause: classifyError(err),
   };
 }
 
@@ -76,7 +85,7 @@ export function inPlaceOperation(
       } catch (err) {
         if (err instanceof S3ServiceException && alsoSuccess.includes(err.name)) return SUCCESSFUL;
         const outcome = outcomeFromError(err);
-        if (outcome.kind === "failed" && outcome.http >= 500 && !(await objectExists(s3, row)))
+        if (outcome.kind === "failed" && outcome.cause === "server" && !(await objectExists(s3, row)))
           return { kind: "missing" };
         return outcome;
       }

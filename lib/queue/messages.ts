@@ -1,5 +1,5 @@
 // The SQS messages between functions. Every body carries a schema version `v`; a handler that
-// meets a version it does not know refuses the message (it lands in the DLQ) instead of guessing.
+// meets a version it does not know records the message and drops it instead of guessing.
 import { z } from "zod";
 
 const jobRef = {
@@ -9,18 +9,32 @@ const jobRef = {
 };
 
 export const dispatchMessage = z.object({ type: z.literal("dispatch"), ...jobRef });
+const count = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 53);
+const token = z.string().regex(/^[0-9a-f]{8}$/);
+
 export const childMessage = z.object({
   type: z.literal("child"),
   ...jobRef,
   shard: z.number().int().min(0),
   endpointId: z.string().min(1).max(63),
   priority: z.number().int().min(0),
+  /** The shard's rows and bytes, so a child needs only the plan's summary. */
+  span: z.object({ firstRow: count, rowCount: count, startByte: count, endByte: count }),
 });
 export const pollMessage = z.object({
   type: z.literal("poll"),
   ...jobRef,
-  /** A chained poll re-enqueues itself until the job leaves Active; a nudge from a child does not. */
+  /**
+   * A chained poll sends its successor until the job ends (or waits in Suspended); `token` and
+   * `prev` keep one chain per job (see jobs/poll-chain.ts). A nudge from a child does not chain.
+   */
   chain: z.boolean(),
+  token: token.optional(),
+  prev: token.optional(),
 });
 export const mergeMessage = z.object({ type: z.literal("merge"), ...jobRef });
 

@@ -1,5 +1,10 @@
 // Sending pipeline messages to their SQS queues.
-import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import type { PipelineMessage, QueueName } from "./messages.ts";
 
 export type QueueUrls = Record<QueueName, string>;
@@ -16,6 +21,34 @@ export class PipelineQueue {
         QueueUrl: this.urls[message.type],
         MessageBody: JSON.stringify(message),
         DelaySeconds: delaySeconds,
+      }),
+    );
+  }
+
+  /** The queue name at the end of a queue URL or ARN. */
+  static nameOf(urlOrArn: string): string {
+    return urlOrArn.slice(Math.max(urlOrArn.lastIndexOf("/"), urlOrArn.lastIndexOf(":")) + 1);
+  }
+
+  /** Whether a record from the queue `arn` is a dead letter (from none of the pipeline's queues). */
+  isDeadLetter(arn: string | undefined): boolean {
+    if (!arn) return false;
+    const name = PipelineQueue.nameOf(arn);
+    return !Object.values(this.urls).some((u) => PipelineQueue.nameOf(u) === name);
+  }
+
+  /** The URL of the queue `arn` names: every queue lives where the pipeline's queues do. */
+  urlOf(arn: string): string {
+    return this.urls.poll.replace(/[^/]+$/, PipelineQueue.nameOf(arn));
+  }
+
+  /** Makes a received message visible again after `seconds` (a failed message's back-off). */
+  async retryLater(arn: string, receiptHandle: string, seconds: number): Promise<void> {
+    await this.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.urlOf(arn),
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: Math.max(0, Math.min(43_200, Math.round(seconds))),
       }),
     );
   }

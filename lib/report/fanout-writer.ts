@@ -2,6 +2,8 @@
 // encoded straight into a part buffer, each full part is uploaded to every target in parallel
 // (multipart), and the MD5 of the whole object is computed on the way. Memory is a fixed pool of
 // part buffers: the one being filled plus at most `queueSize` in flight, reused part after part.
+// A writer can be saved mid-object (its uploads, parts, MD5 state and the unsent part) and
+// resumed by another process: the merge's handover.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -23,6 +25,23 @@ interface Upload {
   uploadId: string;
   parts: { PartNumber: number; ETag: string }[];
 }
+
+/** A writer's progress, without the unsent part's bytes (kept apart, see `save`). */
+export interface WriterState {
+  /** Per target, in target order; absent while no part has been sent. */
+  uploads?: { uploadId: string; parts: { PartNumber: number; ETag: string }[] }[];
+  nextPart: number;
+  total: number;
+  /** hash-wasm's saved MD5 state of the bytes already sent, base64. */
+  md5: string;
+}
+
+const toBase64 = (b: Uint8Array) => {
+  let s = "";
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s);
+};
+const fromBase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
 const encoder = new TextEncoder();
 /** Room past `partBytes` in each buffer, so that a line never has to be split across parts. */
@@ -48,6 +67,56 @@ export class FanoutWriter {
     this.buffer = new Uint8Array(partBytes + MARGIN);
   }
 
+  /**
+   * Waits for the parts in flight and returns the writer's state and its unsent bytes (less than
+   * one part): what `resume` needs to carry on in another process.
+   */
+  async save(): Promise<{ state: WriterState; unsent: Uint8Array }> {
+    await Promise.all(this.inflight);
+    this.inflight = [];
+    const state: WriterState = {
+      nextPart: this.nextPart,
+      total: this.total,
+      md5: toBase64((await this.md5).save()),
+      ...(this.uploads
+        ? { uploads: this.uploads.map((u) => ({ uploadId: u.uploadId, parts: [...u.parts] })) }
+        : {}),
+    };
+    return { state, unsent: this.buffer.slice(0, this.used) };
+  }
+
+  /** A writer that carries on from `save`'s state, with the unsent bytes back in its buffer. */
+  static async resume(
+    targets: WriteTarget[],
+    partBytes: number,
+    state: WriterState,
+    unsent: Uint8Array,
+    contentType = "text/csv",
+  ): Promise<FanoutWriter> {
+    const w = new FanoutWriter(targets, partBytes, contentType);
+    const md5 = await createMD5();
+    md5.load(fromBase64(state.md5));
+    w.md5 = Promise.resolve(md5);
+    w.total = state.total;
+    w.nextPart = state.nextPart;
+    if (state.uploads) {
+      if (state.uploads.length !== targets.length) throw new Error("a saved writer has other targets");
+      w.uploads = state.uploads.map((u, i) => ({
+        target: targets[i] as WriteTarget,
+        uploadId: u.uploadId,
+        parts: [...u.parts],
+      }));
+    }
+    w.buffer.set(unsent);
+    w.used = unsent.length;
+    return w;
+  }
+
+  /** The multipart uploads this writer has open, by target. */
+  openUploads(): { target: WriteTarget; uploadId: string }[] {
+    return (this.uploads ?? []).map((u) => ({ target: u.target, uploadId: u.uploadId }));
+  }
+
   /** Appends `text` when the current part has room for it, without waiting; false otherwise. */
   tryAppend(text: string): boolean {
     if (this.used >= this.partBytes) return false;
@@ -57,7 +126,6 @@ export class FanoutWriter {
     return true;
   }
 
-  /** Appends `text`, first sending the current part when it is full. */
   /** Appends `text` (whole lines), sending full parts on the way. */
   async write(text: string): Promise<void> {
     if (this.tryAppend(text)) return;

@@ -23,6 +23,9 @@ export interface ChildView {
   bitmap: RowSet | undefined;
   /** Outcome lines: failures, and successes with a message of their own. */
   outcomes: PartReader;
+  /** An exhausted child: from this row on, its rows did not run here and fail with `exhausted`. */
+  exhaustedFrom?: number;
+  exhausted?: { http: number; code: string; message: string };
 }
 
 export interface ShardView {
@@ -30,6 +33,10 @@ export interface ShardView {
   children: readonly ChildView[];
   /** The OR of the children's bitmaps: rows found on some endpoint. */
   found: RowSet;
+  /** The first row an exhausted child did not run (Infinity when none is exhausted). */
+  exhaustedFrom: number;
+  /** "first": a task runs on one endpoint, so an exhausted one counts only if no other ran it. */
+  placement: "every" | "first";
 }
 
 /** One batch's report text, per results file, in input order. */
@@ -60,11 +67,28 @@ export async function mergeBatch(
 const NO_BUCKET = `failed,404,NoSuchBucket,The specified bucket does not exist on any endpoint\n`;
 const NO_KEY = `failed,404,NoSuchKey,The specified key does not exist on any endpoint\n`;
 
+/** The exhausted children that hold the row's bucket: the task did not run there. */
+function exhaustedFor(row: EchoRow, shard: ShardView, routing: Routing, bucket: string) {
+  if (row.index < shard.exhaustedFrom) return undefined;
+  const holders = routing[bucket] ?? [];
+  const out = shard.children.filter(
+    (c) =>
+      c.exhausted &&
+      row.index >= (c.exhaustedFrom ?? Number.POSITIVE_INFINITY) &&
+      holders.includes(c.endpointId),
+  );
+  return out.length > 0 ? out : undefined;
+}
+
 /** Appends the row's report line to `out`. */
 function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedBatch): void {
-  if (!shard.found.has(row.index)) {
-    // Bucket names hold no comma, so the echo's first field is the bucket as it is.
-    const bucket = row.echo.slice(0, row.echo.indexOf(","));
+  // Bucket names hold no comma, so the echo's first field is the bucket as it is.
+  const bucket = row.echo.slice(0, row.echo.indexOf(","));
+  const found = shard.found.has(row.index);
+  let exhausted = exhaustedFor(row, shard, routing, bucket);
+  // A task that runs once ran where it was found; only when it ran nowhere did exhaustion stop it.
+  if (found && shard.placement === "first") exhausted = undefined;
+  if (!found && !exhausted) {
     out.failed += `${row.echo},${(routing[bucket] ?? []).length === 0 ? NO_BUCKET : NO_KEY}`;
     out.failedRows++;
     return;
@@ -72,6 +96,15 @@ function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedB
   let message: string | undefined;
   let failures: (OutcomeEntry & { endpointId: string })[] | undefined;
   for (const c of shard.children) {
+    if (exhausted?.includes(c)) {
+      failures ??= [];
+      failures.push({
+        row: row.index,
+        ...(c.exhausted as NonNullable<ChildView["exhausted"]>),
+        endpointId: c.endpointId,
+      });
+      continue;
+    }
     if (!c.bitmap?.has(row.index)) continue;
     const entry = c.outcomes.take(row.index);
     if (!entry || entry.http === 200) {

@@ -1,8 +1,10 @@
 // Merge: streams the manifest once; for each shard, ORs the children's valid bitmaps (which
-// endpoints found each object) and k-way merges their outcome parts, writing exactly one report
+// endpoints found each object) and k-way merges their outcome lines, writing exactly one report
 // row per manifest row, in manifest order, to every endpoint that holds the report bucket. Then
-// manifest.json, then the job's final status. Memory: one shard's bitmaps (as flags), one chunk
-// per open part and the writers' bounded part queues.
+// manifest.json, then the job's final status. It holds the merge lease (merge-state.ts); at a
+// shard boundary past its budget it saves its writers and hands over to a fresh invocation.
+// Memory: one shard's bitmaps (as flags), one chunk per open output and the writers' bounded
+// part queues.
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   bitmapsReady,
@@ -11,72 +13,143 @@ import {
   type RoaringBitmap32,
   withBitmap,
 } from "../bitmap/valid-bitmap.ts";
-import { openChildOutput } from "../children/output.ts";
-import { listSettled, type SettledChild } from "../children/state.ts";
+import type { Budget } from "../budget.ts";
+import { type OutcomeEntry, openChildOutput } from "../children/output.ts";
+import { type ChildProgress, childKey, listProgress } from "../children/progress.ts";
+import type { ChildState } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import { RetryableError } from "../errors.ts";
-import type { JobRecord, JobStatus } from "../jobs/model.ts";
+import type { JobRecord } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
-import type { Plan, Shard } from "../jobs/plan.ts";
-import { pendingClear } from "../jobs/priority.ts";
+import type { Plan, Shard, ShardList } from "../jobs/plan.ts";
 import { jobGet } from "../jobs/store.ts";
-import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
+import { type Lease, leaseAcquire, newAttempt } from "../leases/lease.ts";
 import { bucketOfArn } from "../manifest/location.ts";
 import { echoRowBatches } from "../manifest/read-rows.ts";
 import type { EchoRow } from "../manifest/rows.ts";
+import { operationFor } from "../operations/index.ts";
 import type { MergeMessage } from "../queue/messages.ts";
-import { FanoutWriter } from "./fanout-writer.ts";
+import { FanoutWriter, type WriteTarget } from "./fanout-writer.ts";
 import { REPORT_FORMAT, REPORT_SCHEMA, type ReportManifest, reportKeys } from "./layout.ts";
 import { type ChildView, type MergedBatch, mergeBatch, type RowSet, type ShardView } from "./merge-rows.ts";
+import {
+  FINAL_STATUS,
+  initialMergeState,
+  type MergeCheckpoint,
+  type MergeCounts,
+  type MergeState,
+  mergeFinish,
+} from "./merge-state.ts";
 import { abortOpenUploads } from "./orphan-uploads.ts";
 import { PartCursor } from "./part-cursor.ts";
 
-const FINAL: Partial<Record<JobStatus, typeof jobMarkComplete>> = {
-  Completing: jobMarkComplete,
-  Cancelling: jobMarkCancelled,
-  Failing: jobMarkFailed,
-};
+type Status = "succeeded" | "failed";
 
-export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
-  const job = await jobGet(ctx.store, msg);
-  const markFinal = job && FINAL[job.value.status];
-  if (!job || !markFinal) return;
+export async function mergeJob(ctx: Context, msg: MergeMessage, budget: Budget): Promise<void> {
+  const job = (await jobGet(ctx.store, msg))?.value;
+  if (!job || !FINAL_STATUS[job.status]) return;
   const plan = (await ctx.store.get<Plan>(paths.plan(msg)))?.value;
-  if (!plan) throw new RetryableError(`job ${msg.jobId} has no plan yet`);
-  await bitmapsReady();
+  const shards = (await ctx.store.get<ShardList>(paths.shards(msg)))?.value.shards;
+  if (!plan || !shards) throw new RetryableError(`job ${msg.jobId} has no plan yet`);
+  const acquired = await leaseAcquire<MergeState>(ctx.store, paths.mergeState(msg), newAttempt(), {
+    initial: initialMergeState,
+    finished: (s) => s.done !== undefined,
+    leaseMs: ctx.settings.leaseSeconds * 1000,
+    log: ctx.log,
+  });
+  if (acquired?.kind === "finished" && acquired.doc.value.done)
+    return mergeFinish(ctx, job, acquired.doc.value.done);
+  if (acquired?.kind !== "held") return;
+  const { lease } = acquired;
+  lease.beat();
+  try {
+    const done = await writeReport(ctx, msg, job, plan, shards, lease, budget);
+    if (!done) {
+      ctx.log.info("merge handed over", { jobId: msg.jobId, nextShard: lease.value.checkpoint?.nextShard });
+      await ctx.queue.send(msg);
+      return;
+    }
+    await mergeFinish(ctx, job, done);
+    ctx.log.info("merge finished", { jobId: msg.jobId, ...done.counts, attempt: lease.attempt });
+  } finally {
+    lease.stop();
+  }
+}
 
-  const report = job.value.request.Report;
-  const keys = reportKeys(report.Prefix, msg.jobId);
+/** Writes the report (or the next part of it); undefined when it handed over. */
+async function writeReport(
+  ctx: Context,
+  ref: JobRef,
+  job: JobRecord,
+  plan: Plan,
+  shards: Shard[],
+  lease: Lease<MergeState>,
+  budget: Budget,
+): Promise<MergeState["done"] | undefined> {
+  await bitmapsReady();
+  const report = job.request.Report;
+  const keys = reportKeys(report.Prefix, ref.jobId);
   const reportBucket = report.Enabled && report.Bucket ? bucketOfArn(report.Bucket) : "";
-  const writerFor = (status: "succeeded" | "failed") =>
-    new FanoutWriter(
-      plan.reportEndpoints.map((id) => ({
-        s3: ctx.gateways.get(id).s3,
-        bucket: reportBucket,
-        key: keys.results(status),
-      })),
-      ctx.settings.reportPartBytes,
-    );
+  const saved = lease.value.checkpoint;
+  const targets = (status: Status): WriteTarget[] =>
+    plan.reportEndpoints.map((id) => ({
+      s3: ctx.gateways.get(id).s3,
+      bucket: reportBucket,
+      key: keys.results(status),
+    }));
+  const writerFor = async (status: Status, wanted: boolean): Promise<FanoutWriter | undefined> => {
+    if (!wanted) return undefined;
+    const w = saved?.writers[status];
+    if (!w) return new FanoutWriter(targets(status), ctx.settings.reportPartBytes);
+    const unsent = await ctx.store.getBytes(w.carry);
+    if (!unsent) throw new RetryableError(`the merge's saved part ${w.carry} is missing`);
+    return FanoutWriter.resume(targets(status), ctx.settings.reportPartBytes, w.state, unsent.body);
+  };
+  const writers = {
+    succeeded: await writerFor("succeeded", report.Enabled && report.ReportScope !== "FailedTasksOnly"),
+    failed: await writerFor("failed", report.Enabled),
+  };
   if (report.Enabled) {
+    // A merge that died left uploads open; the ones a handover carries on are kept.
+    const keep = new Set(
+      [writers.succeeded, writers.failed].flatMap((w) => w?.openUploads().map((u) => u.uploadId) ?? []),
+    );
     await Promise.all(
       plan.reportEndpoints.map((id) =>
-        abortOpenUploads(ctx.gateways.get(id).s3, reportBucket, keys.resultsPrefix),
+        abortOpenUploads(ctx.gateways.get(id).s3, reportBucket, keys.resultsPrefix, keep),
       ),
     );
   }
-  const writers = {
-    succeeded:
-      report.Enabled && report.ReportScope !== "FailedTasksOnly" ? writerFor("succeeded") : undefined,
-    failed: report.Enabled ? writerFor("failed") : undefined,
+
+  const counts: MergeCounts = saved ? { ...saved.counts } : { succeeded: 0, failed: 0 };
+  const handover = async (nextShard: number) => {
+    const checkpoint: MergeCheckpoint = { nextShard, counts, writers: {} };
+    for (const status of ["succeeded", "failed"] as const) {
+      const w = writers[status];
+      if (!w) continue;
+      const { state, unsent } = await w.save();
+      const carry = paths.mergeCarry(ref, lease.attempt, status);
+      await ctx.store.putBytes(carry, unsent);
+      checkpoint.writers[status] = { state, carry };
+    }
+    await lease.release((s) => ({ ...s, checkpoint, stalled: 0 }));
   };
 
-  const counts = { succeeded: 0, failed: 0 };
   try {
-    for await (const rows of reportRows(ctx, msg, job.value, plan)) {
-      counts.succeeded += rows.succeededRows;
-      counts.failed += rows.failedRows;
-      if (rows.succeeded) await writers.succeeded?.write(rows.succeeded);
-      if (rows.failed) await writers.failed?.write(rows.failed);
+    const startShard = saved?.nextShard ?? 0;
+    const stop = AbortSignal.any([budget.signal, lease.lost]);
+    for await (const item of reportRows(ctx, ref, job, plan, shards, startShard)) {
+      if ("boundary" in item) {
+        if (stop.aborted) {
+          await handover(item.boundary);
+          return undefined;
+        }
+        continue;
+      }
+      counts.succeeded += item.succeededRows;
+      counts.failed += item.failedRows;
+      if (item.succeeded) await writers.succeeded?.write(item.succeeded);
+      if (item.failed) await writers.failed?.write(item.failed);
     }
     const results: ReportManifest["Results"] = [];
     for (const status of ["succeeded", "failed"] as const) {
@@ -95,7 +168,7 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
       const manifest: ReportManifest = {
         Format: REPORT_FORMAT,
         // The time the job entered its closing status: a re-run of the merge writes the same bytes.
-        ReportCreationDate: job.value.phaseTimes[job.value.status] ?? new Date().toISOString(),
+        ReportCreationDate: job.phaseTimes[job.status] ?? new Date().toISOString(),
         Results: results,
         ReportSchema: REPORT_SCHEMA,
       };
@@ -114,35 +187,47 @@ export async function mergeJob(ctx: Context, msg: MergeMessage): Promise<void> {
       );
     }
   } catch (err) {
-    await Promise.all([writers.succeeded?.abort(), writers.failed?.abort()]);
+    // A failed merge aborts the uploads it started. Those it resumed from a checkpoint stay: a
+    // successor that took over resumes the same uploads (the report's bytes are the same).
+    await Promise.all(
+      (["succeeded", "failed"] as const).map((s) => (saved?.writers[s] ? undefined : writers[s]?.abort())),
+    );
     throw err;
   }
-  await markFinal(ctx.store, msg, { progress: { total: plan.totalRows, ...counts } });
-  await pendingClear(ctx, msg, job.value.priority);
+  const done = { counts, total: plan.totalRows };
+  await lease.release((s) => {
+    const { checkpoint: _written, ...rest } = s;
+    return { ...rest, done };
+  });
+  return done;
 }
 
 /**
- * The report rows, in batches, in manifest order: one pass over the manifest, shard by shard,
- * with the next shards' bitmaps fetched while the current one merges.
+ * The report rows, in batches, in manifest order: one pass over the manifest from shard
+ * `startShard`, with the next shards' outputs fetched while the current one merges. Before each
+ * shard after the first it yields `{ boundary }`, the shard it is about to start.
  */
 async function* reportRows(
   ctx: Context,
   ref: JobRef,
   job: JobRecord,
   plan: Plan,
-): AsyncGenerator<MergedBatch> {
-  const first = plan.shards[0];
-  const last = plan.shards.at(-1);
+  shards: Shard[],
+  startShard: number,
+): AsyncGenerator<MergedBatch | { boundary: number }> {
+  const first = shards[startShard];
+  const last = shards.at(-1);
   if (!first || !last) return;
   const span = { startByte: first.startByte, endByte: last.endByte, firstRow: first.firstRow };
+  const placement = operationFor(job.request.Operation).placement;
   // Shards are loaded ahead, PREFETCH at a time: each load is a few small reads, and their
   // latency, not their size, is what a shard costs.
-  const settled = await listSettled(ctx.store, ref);
-  let next = 0;
+  const progress = await listProgress(ctx.store, ref);
+  let next = startShard;
   const loading: Promise<LoadedShard>[] = [];
   const fill = () => {
-    while (loading.length < PREFETCH && next < plan.shards.length) {
-      const load = loadShard(ctx, ref, plan.shards[next++] as Shard, settled);
+    while (loading.length < PREFETCH && next < shards.length) {
+      const load = loadShard(ctx, ref, shards[next++] as Shard, progress, placement);
       load.catch(() => {}); // awaited in turn; an early failure must not go unhandled
       loading.push(load);
     }
@@ -155,8 +240,12 @@ async function* reportRows(
       while (i < entries.length) {
         const index = entries[i]?.index ?? 0;
         while (!current || index >= current.end) {
-          await current?.close();
-          current = undefined;
+          if (current) {
+            await current.close();
+            const boundary = current.index + 1;
+            current = undefined;
+            yield { boundary };
+          }
           const load = loading.shift();
           if (!load) throw new RetryableError(`row ${index} lies past the plan's last shard`);
           current = await load;
@@ -182,6 +271,7 @@ async function* reportRows(
 const PREFETCH = 8;
 
 interface LoadedShard {
+  index: number;
   view: ShardView;
   /** One past the shard's last row. */
   end: number;
@@ -190,47 +280,86 @@ interface LoadedShard {
   close(): Promise<void>;
 }
 
+/** The output objects of a settled child, in row order: its sealed segments, then its tail. */
+async function childOutputs(
+  ctx: Context,
+  ref: JobRef,
+  p: ChildProgress,
+): Promise<{ keys: string[]; state?: ChildState }> {
+  const needState = p.segments > 0 || p.status === "exhausted";
+  const state = needState
+    ? (await ctx.store.get<ChildState>(paths.childState(ref, p.endpointId, p.shard)))?.value
+    : undefined;
+  if (needState && !state) throw new RetryableError(`child ${p.endpointId}/${p.shard} has no state`);
+  const keys = [...(state?.segments ?? [])];
+  if (p.tailAttempt) keys.push(paths.childTail(ref, p.endpointId, p.shard, p.tailAttempt, p.ranTo));
+  return state ? { keys, state } : { keys };
+}
+
 /**
- * Opens a shard's child outputs (one object per child that found anything), ORs their bitmaps,
- * and leaves their outcome lines as cursors. `settled` is the listing of the children's markers.
+ * Opens a shard's child outputs, ORs their bitmaps, and leaves their outcome lines as cursors.
+ * `progress` is the listing of the children's markers.
  */
 async function loadShard(
   ctx: Context,
   ref: JobRef,
   shard: Shard,
-  settled: Map<string, SettledChild>,
+  progress: Map<string, ChildProgress>,
+  placement: ShardView["placement"],
 ): Promise<LoadedShard> {
   const end = shard.firstRow + shard.rowCount;
   const children = await Promise.all(
     shard.endpoints.map(async (endpointId) => {
-      const state = settled.get(`${endpointId}/${shard.index}`);
-      if (!state) throw new RetryableError(`child ${endpointId}/${shard.index} has not settled`);
-      const stream =
-        state.found > 0
-          ? await ctx.store.getStream(paths.childOutput(ref, endpointId, shard.index, state.attempt))
-          : undefined;
-      if (state.found > 0 && !stream)
-        throw new RetryableError(`the output of child ${endpointId}/${shard.index} is missing`);
-      const output = stream ? await openChildOutput(stream) : undefined;
-      return { endpointId, state, output, outcomes: new PartCursor(output?.outcomes) };
+      const p = progress.get(childKey(endpointId, shard.index));
+      if (!p || p.status === "running")
+        throw new RetryableError(`child ${endpointId}/${shard.index} has not settled`);
+      const { keys, state } = await childOutputs(ctx, ref, p);
+      const outputs = await Promise.all(
+        keys.map(async (key) => {
+          const stream = await ctx.store.getStream(key);
+          if (!stream)
+            throw new RetryableError(`the output ${key} of child ${endpointId}/${shard.index} is missing`);
+          return openChildOutput(stream);
+        }),
+      );
+      return {
+        endpointId,
+        p,
+        state,
+        outputs,
+        outcomes: new PartCursor(chain(outputs.map((o) => o.outcomes))),
+      };
     }),
   );
   const union = newBitmap();
   const views: ChildView[] = [];
   try {
     for (const c of children) {
-      const found = c.output
-        ? await withBitmap(deserializeBitmap(c.output.bitmap), (b) => {
-            union.orInPlace(b);
-            return RowFlags.of(b, shard.firstRow, shard.rowCount);
-          })
-        : undefined;
-      views.push({ endpointId: c.endpointId, bitmap: found, outcomes: c.outcomes });
+      const mine = newBitmap();
+      const found = await withBitmap(mine, async (b) => {
+        for (const o of c.outputs) await withBitmap(deserializeBitmap(o.bitmap), (part) => b.orInPlace(part));
+        union.orInPlace(b);
+        return c.outputs.length > 0 ? RowFlags.of(b, shard.firstRow, shard.rowCount) : undefined;
+      });
+      const exhausted = c.p.status === "exhausted" ? c.state?.exhausted : undefined;
+      views.push({
+        endpointId: c.endpointId,
+        bitmap: found,
+        outcomes: c.outcomes,
+        ...(exhausted
+          ? {
+              exhaustedFrom: c.p.ranTo,
+              exhausted: { http: 500, code: exhausted.code, message: exhausted.message },
+            }
+          : {}),
+      });
     }
     const found = RowFlags.of(union, shard.firstRow, shard.rowCount);
-    const limit = Math.min(end, ...children.map((c) => (c.state.status === "done" ? end : c.state.nextRow)));
+    const limit = Math.min(end, ...children.map((c) => (c.p.status === "stopped" ? c.p.ranTo : end)));
+    const exhaustedFrom = Math.min(...views.map((v) => v.exhaustedFrom ?? Number.POSITIVE_INFINITY));
     return {
-      view: { children: views, found },
+      index: shard.index,
+      view: { children: views, found, exhaustedFrom, placement },
       end,
       limit,
       close: async () => {
@@ -239,6 +368,15 @@ async function loadShard(
     };
   } finally {
     union.dispose();
+  }
+}
+
+/** One child's outcome lines across its output objects, which hold consecutive row ranges. */
+async function* chain(parts: AsyncGenerator<OutcomeEntry[]>[]): AsyncGenerator<OutcomeEntry[]> {
+  try {
+    for (const part of parts) yield* part;
+  } finally {
+    await Promise.all(parts.map((p) => p.return(undefined)));
   }
 }
 

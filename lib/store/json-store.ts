@@ -1,5 +1,7 @@
 // The internal bucket as a small document store: JSON documents with conditional writes
 // (If-None-Match to create, If-Match on the ETag just read to replace) and raw byte objects.
+// Ages (how long ago an object was last written) are measured on the storage server's clock, so
+// leases hold across hosts whose clocks disagree.
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -14,6 +16,14 @@ import { ConflictError } from "../errors.ts";
 export interface Stored<T> {
   value: T;
   etag: string;
+  /** Milliseconds since the object was last written, on the server's clock. */
+  ageMs: number;
+}
+
+/** A listed key and how long ago it was last written (server clock). */
+export interface Listed {
+  key: string;
+  ageMs: number;
 }
 
 const encoder = new TextEncoder();
@@ -21,24 +31,64 @@ const encoder = new TextEncoder();
 const isStatus = (err: unknown, ...statuses: number[]) =>
   err instanceof S3ServiceException && statuses.includes(err.$metadata.httpStatusCode ?? 0);
 
+/** Server time minus local time, from the Date header of the control endpoint's answers. */
+const clockOffsets = new WeakMap<S3Client, { offsetMs: number }>();
+
+function serverClock(s3: S3Client): { offsetMs: number } {
+  let clock = clockOffsets.get(s3);
+  if (clock) return clock;
+  const created = { offsetMs: 0 };
+  clock = created;
+  clockOffsets.set(s3, created);
+  s3.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      const date = (out.response as { headers?: Record<string, string> })?.headers?.date;
+      const at = date ? Date.parse(date) : Number.NaN;
+      // The header has whole seconds: half a second is the expected truncation.
+      if (!Number.isNaN(at)) created.offsetMs = at + 500 - Date.now();
+      return out;
+    },
+    { step: "deserialize", priority: "low", name: "s3batchServerClock" },
+  );
+  return created;
+}
+
 export class JsonStore {
+  private readonly clock: { offsetMs: number };
+
   constructor(
     readonly s3: S3Client,
     readonly bucket: string,
-  ) {}
+  ) {
+    this.clock = serverClock(s3);
+  }
+
+  /** The storage server's current time, in epoch milliseconds, as last seen. */
+  serverNow(): number {
+    return Date.now() + this.clock.offsetMs;
+  }
+
+  private ageOf(lastModified: Date | undefined): number {
+    return lastModified ? Math.max(0, this.serverNow() - lastModified.getTime()) : 0;
+  }
 
   /** Reads a JSON document, or undefined when it does not exist. */
   async get<T>(key: string): Promise<Stored<T> | undefined> {
     const bytes = await this.getBytes(key);
     if (!bytes) return undefined;
-    return { value: JSON.parse(new TextDecoder().decode(bytes.body)) as T, etag: bytes.etag };
+    return {
+      value: JSON.parse(new TextDecoder().decode(bytes.body)) as T,
+      etag: bytes.etag,
+      ageMs: bytes.ageMs,
+    };
   }
 
-  async getBytes(key: string): Promise<{ body: Uint8Array; etag: string } | undefined> {
+  async getBytes(key: string): Promise<{ body: Uint8Array; etag: string; ageMs: number } | undefined> {
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const body = await out.Body?.transformToByteArray();
-      return { body: body ?? new Uint8Array(), etag: out.ETag ?? "" };
+      return { body: body ?? new Uint8Array(), etag: out.ETag ?? "", ageMs: this.ageOf(out.LastModified) };
     } catch (err) {
       if (err instanceof NoSuchKey || isStatus(err, 404)) return undefined;
       throw err;
@@ -59,6 +109,24 @@ export class JsonStore {
   /** Creates a document that must not exist yet; ConflictError when it does. */
   create<T>(key: string, value: T): Promise<string> {
     return this.put(key, JSON.stringify(value), { IfNoneMatch: "*" });
+  }
+
+  /**
+   * Creates a document, or reads the one a concurrent writer created first. `created` says which.
+   */
+  async createOrGet<T>(key: string, value: T): Promise<Stored<T> & { created: boolean }> {
+    for (let i = 0; i < 3; i++) {
+      try {
+        const etag = await this.create(key, value);
+        return { value, etag, ageMs: 0, created: true };
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+      }
+      const winner = await this.get<T>(key);
+      if (winner) return { ...winner, created: false };
+      // Created and deleted in between: try again.
+    }
+    throw new ConflictError(`${key} kept appearing and disappearing`);
   }
 
   /** Replaces a document only if it still has `etag`; ConflictError when it moved. */
@@ -89,12 +157,17 @@ export class JsonStore {
 
   /** Lists keys under a prefix, page by page. */
   async *list(prefix: string): AsyncGenerator<string> {
+    for await (const entry of this.listEntries(prefix)) yield entry.key;
+  }
+
+  /** Lists keys under a prefix with their ages (server clock), page by page. */
+  async *listEntries(prefix: string): AsyncGenerator<Listed> {
     let token: string | undefined;
     do {
       const out = await this.s3.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
-      for (const o of out.Contents ?? []) if (o.Key) yield o.Key;
+      for (const o of out.Contents ?? []) if (o.Key) yield { key: o.Key, ageMs: this.ageOf(o.LastModified) };
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
   }

@@ -1,9 +1,10 @@
 // The API under Deno: the same Hono app and handlers, served by Deno.serve. Settings come from the
 // environment exactly as on Lambda (S3BATCH_*, AWS_*); S3BATCH_PORT picks the port.
 // Run: deno run --allow-net --allow-env --allow-read --allow-sys runtime/deno/main.ts
-import { makeApiApp } from "../../functions/api.ts";
+
 import { createContext } from "../../lib/context.ts";
 import { readEnv } from "../../lib/env.ts";
+import { apiApp } from "../../lib/handlers.ts";
 import { loadSettings } from "../../lib/settings.ts";
 
 declare const Deno: {
@@ -14,7 +15,7 @@ declare const Deno: {
 };
 
 const env = readEnv();
-const app = makeApiApp(createContext(loadSettings(env), "api"));
+const app = apiApp(createContext(loadSettings(env), "api"));
 Deno.serve(
   {
     port: Number(env.S3BATCH_PORT ?? 8788),

@@ -10,12 +10,13 @@ import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@
 import type { QueueName } from "../../lib/queue/messages.ts";
 import type { QueueUrls } from "../../lib/queue/sqs-queue.ts";
 
-/** Lambda-equivalent settings per queue: visibility timeout (s) and receives before the DLQ. */
-export const QUEUE_SETTINGS: Record<QueueName, { visibilityTimeout: number; maxReceiveCount: number }> = {
-  dispatch: { visibilityTimeout: 300, maxReceiveCount: 5 },
-  child: { visibilityTimeout: 900, maxReceiveCount: 5 },
-  poll: { visibilityTimeout: 60, maxReceiveCount: 10 },
-  merge: { visibilityTimeout: 900, maxReceiveCount: 5 },
+/**
+ * The queues' settings. Visibility is short (the loops extend it while a message runs), so the
+ * messages of a process that dies come back in seconds; receives before the DLQ as on Lambda.
+ */
+export const QUEUE_SETTINGS = {
+  visibilityTimeout: 10,
+  maxReceiveCount: { dispatch: 5, child: 5, poll: 10, merge: 5 } satisfies Record<QueueName, number>,
 };
 
 export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
@@ -48,8 +49,7 @@ export async function ensureQueues(
   { maxReceiveCount }: { maxReceiveCount?: number } = {},
 ): Promise<QueueUrls> {
   const urls = {} as QueueUrls;
-  for (const name of Object.keys(QUEUE_SETTINGS) as QueueName[]) {
-    const s = QUEUE_SETTINGS[name];
+  for (const name of Object.keys(QUEUE_SETTINGS.maxReceiveCount) as QueueName[]) {
     const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-${name}-dlq` }));
     const dlqArn = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }),
@@ -58,10 +58,10 @@ export async function ensureQueues(
       new CreateQueueCommand({
         QueueName: `${prefix}-${name}`,
         Attributes: {
-          VisibilityTimeout: String(s.visibilityTimeout),
+          VisibilityTimeout: String(QUEUE_SETTINGS.visibilityTimeout),
           RedrivePolicy: JSON.stringify({
             deadLetterTargetArn: dlqArn.Attributes?.QueueArn,
-            maxReceiveCount: maxReceiveCount ?? s.maxReceiveCount,
+            maxReceiveCount: maxReceiveCount ?? QUEUE_SETTINGS.maxReceiveCount[name],
           }),
         },
       }),

@@ -1,7 +1,9 @@
 // An SQS long-poll loop that calls a Lambda-style SQS handler with Lambda's semantics: records
-// in batches, the batch's reported failures left on the queue (they return after the visibility
-// timeout; SQS moves them to the DLQ after maxReceiveCount), the rest deleted. While a batch
-// runs, its visibility is extended, as a long Lambda invocation holds its messages.
+// in batches (with their receipt handles and the queue's ARN), the batch's reported failures left
+// on the queue (the handler sets when they return; SQS moves them to the DLQ after
+// maxReceiveCount), the rest deleted. The queue's visibility timeout is short, and while a batch
+// runs its visibility is extended, so the messages of a process that dies return within seconds.
+// Each invocation gets a time budget, as Lambda's context gives one.
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
@@ -9,17 +11,21 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { type InvocationContext, localInvocation } from "../../lib/budget.ts";
 import type { SqsBatchResponse, SqsEvent } from "../../lib/queue/partial-batch.ts";
+import { redeliveryDelaySeconds } from "../../lib/retry/policy.ts";
 import type { Logger } from "../../lib/util/logger.ts";
 
 export interface PollerOptions {
   queueUrl: string;
+  /** The queue's ARN, given to the handler as each record's eventSourceARN. */
+  queueArn: string;
   batchSize: number;
   /** Concurrent receive loops (Lambda's concurrent invocations). */
   workers: number;
   visibilityTimeout: number;
-  /** A failed message is retried after this many seconds per receive so far (default 5). */
-  retryBaseSeconds?: number;
+  /** Each invocation's time budget. */
+  budgetSeconds: number;
 }
 
 export class SqsPoller {
@@ -29,7 +35,7 @@ export class SqsPoller {
 
   constructor(
     private readonly sqs: SQSClient,
-    private readonly handler: (event: SqsEvent) => Promise<SqsBatchResponse>,
+    private readonly handler: (event: SqsEvent, invocation: InvocationContext) => Promise<SqsBatchResponse>,
     private readonly o: PollerOptions,
     private readonly log: Logger,
   ) {}
@@ -73,22 +79,23 @@ export class SqsPoller {
       Records: messages.map((m) => ({
         messageId: m.MessageId ?? "",
         body: m.Body ?? "",
+        ...(m.ReceiptHandle ? { receiptHandle: m.ReceiptHandle } : {}),
+        eventSourceARN: this.o.queueArn,
         attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1" },
       })),
     };
-    const heartbeat = setInterval(() => void this.extend(messages), (this.o.visibilityTimeout * 1000) / 2);
+    const heartbeat = setInterval(() => void this.extend(messages), (this.o.visibilityTimeout * 1000) / 3);
     let failed: Set<string>;
     try {
-      const res = await this.handler(event);
+      const res = await this.handler(event, localInvocation(this.o.budgetSeconds));
       failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
     } catch (err) {
       this.log.error("handler threw", { message: (err as Error).message });
       failed = new Set(messages.map((m) => m.MessageId ?? ""));
+      await this.backOff(messages);
     } finally {
       clearInterval(heartbeat);
     }
-    const retry = messages.filter((m) => failed.has(m.MessageId ?? ""));
-    if (retry.length > 0) await this.backOff(retry);
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
     if (done.length > 0) {
       await this.sqs.send(
@@ -100,13 +107,10 @@ export class SqsPoller {
     }
   }
 
-  /** A failed message comes back after 5 s per receive so far, not after the whole timeout. */
+  /** A batch whose handler threw comes back after the retry policy's delay. */
   private async backOff(messages: Message[]): Promise<void> {
     await this.setVisibility(messages, (m) =>
-      Math.min(
-        this.o.visibilityTimeout,
-        (this.o.retryBaseSeconds ?? 5) * Number(m.Attributes?.ApproximateReceiveCount ?? 1),
-      ),
+      redeliveryDelaySeconds(Number(m.Attributes?.ApproximateReceiveCount ?? 1)),
     );
   }
 
@@ -126,6 +130,12 @@ export class SqsPoller {
           })),
         }),
       )
-      .catch(() => {});
+      .catch((err) =>
+        // A lost extension only lets the message come back early; leases keep that harmless.
+        this.log.debug("visibility change failed", {
+          queue: this.o.queueUrl,
+          message: (err as Error).message,
+        }),
+      );
   }
 }

@@ -9,7 +9,7 @@ import {
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { paths } from "../../lib/jobs/paths.ts";
-import type { Plan } from "../../lib/jobs/plan.ts";
+import type { ShardList } from "../../lib/jobs/plan.ts";
 import type { PipelineMessage } from "../../lib/queue/messages.ts";
 import { readText } from "../helpers/buckets.ts";
 import { ACCOUNT_ID } from "../helpers/clients.ts";
@@ -136,7 +136,8 @@ describe("duplicate delivery", () => {
       const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: "pool", Key: "both1" }));
       expect(tags.TagSet).toEqual(TagSet);
     }
-    const plan = (await t.runtime.ctx.store.get<Plan>(paths.plan({ accountId: ACCOUNT_ID, jobId })))?.value;
+    const plan = (await t.runtime.ctx.store.get<ShardList>(paths.shards({ accountId: ACCOUNT_ID, jobId })))
+      ?.value;
     expect(plan?.shards).toHaveLength(5);
 
     // Act: deliver every kind of message once more after completion

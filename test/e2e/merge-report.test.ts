@@ -4,14 +4,16 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createContext } from "../../lib/context.ts";
+import { budgetOf } from "../../lib/budget.ts";
+import { type Context, createContext } from "../../lib/context.ts";
 import { jobGet } from "../../lib/jobs/store.ts";
 import { reportKeys } from "../../lib/report/layout.ts";
 import { mergeJob } from "../../lib/report/merge.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints } from "../../runtime/local/emulators.ts";
-import { ensureBucket } from "../../runtime/local/resources.ts";
+import { ensureBucket, ensureQueues, queueEnv } from "../../runtime/local/resources.ts";
 import { freshBucket, listKeys, readText } from "../helpers/buckets.ts";
 import { ACCOUNT_ID, TEST_CREDENTIALS } from "../helpers/clients.ts";
 import { createJobInput, runReportedJob } from "../helpers/jobs.ts";
@@ -121,31 +123,51 @@ describe("a merge of a synthetic 150,000-row job over both gateways", () => {
     AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
     S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
     S3BATCH_INTERNAL_BUCKET: `s3batch-merge-${randomUUID().slice(0, 8)}`,
-    S3BATCH_QUEUE_URL_DISPATCH: "http://127.0.0.1:9/unused",
-    S3BATCH_QUEUE_URL_CHILD: "http://127.0.0.1:9/unused",
-    S3BATCH_QUEUE_URL_POLL: "http://127.0.0.1:9/unused",
-    S3BATCH_QUEUE_URL_MERGE: "http://127.0.0.1:9/unused",
     S3BATCH_REPORT_PART_BYTES: String(5 * 1024 * 1024),
+    S3BATCH_LEASE_SECONDS: "3",
     S3BATCH_LOG_LEVEL: "warn",
   };
-  const ctx = createContext(loadSettings(env), "merge");
-  const home = ctx.gateways.get("gateway-a");
+  // Queues nobody consumes: a handover's message waits there, and the test runs the merge itself.
+  const queues: Record<string, string> = {};
+  let ctx: Context;
+  let home: ReturnType<Context["gateways"]["get"]>;
   const reportBucket = `merge-report-${randomUUID().slice(0, 8)}`;
   const endpoints = ["gateway-a", "gateway-b"];
-  const options: SyntheticJobOptions = {
-    ref: { accountId: ACCOUNT_ID, jobId: "synthetic-150k" },
-    rows: 150_000,
-    endpoints,
-    home: "gateway-a",
-    homeS3: home.s3,
-    manifestBucket: reportBucket,
-    reportBucket,
-    shardRows: 10_000,
+  let options: SyntheticJobOptions;
+  const reference = expectedReport(150_000, endpoints);
+  const keys = reportKeys("synthetic", "synthetic-150k");
+  const budget = () => budgetOf(600_000, ctx.settings);
+  const merge = (b = budget()) => mergeJob(ctx, { v: 1, type: "merge", ...options.ref }, b);
+  /** Runs the merge, as poll would drive it again, until the job is closed. */
+  const mergeUntilClosed = async (b = budget) => {
+    const deadline = Date.now() + 90_000;
+    let runs = 0;
+    while ((await jobGet(ctx.store, options.ref))?.value.status === "Completing") {
+      if (Date.now() > deadline) throw new Error("the merge did not finish");
+      await merge(b());
+      runs++;
+      if ((await jobGet(ctx.store, options.ref))?.value.status === "Completing")
+        await new Promise((r) => setTimeout(r, 500));
+    }
+    return runs;
   };
-  const reference = expectedReport(options.rows, endpoints);
-  const keys = reportKeys("synthetic", options.ref.jobId);
 
   beforeAll(async () => {
+    const sqs = new SQSClient({ region: "us-east-1", endpoint: emulators.control });
+    Object.assign(queues, queueEnv(await ensureQueues(sqs, `m-${randomUUID().slice(0, 8)}`)));
+    sqs.destroy();
+    ctx = createContext(loadSettings({ ...env, ...queues }), "merge");
+    home = ctx.gateways.get("gateway-a");
+    options = {
+      ref: { accountId: ACCOUNT_ID, jobId: "synthetic-150k" },
+      rows: 150_000,
+      endpoints,
+      home: "gateway-a",
+      homeS3: home.s3,
+      manifestBucket: reportBucket,
+      reportBucket,
+      shardRows: 10_000,
+    };
     await ensureBucket(ctx.store.s3, env.S3BATCH_INTERNAL_BUCKET);
     await ensureBucket(home.s3, reportBucket);
     await writeSyntheticJob(ctx, options);
@@ -162,7 +184,7 @@ describe("a merge of a synthetic 150,000-row job over both gateways", () => {
   it("is killed after its first report part, and a retry leaves no upload open and the same report", async () => {
     await resetSyntheticJob(ctx, options);
     const killed = spawnSync(process.execPath, ["--import", "tsx", "test/helpers/merge-and-die.ts"], {
-      env: { ...process.env, ...env, MERGE_JOB_ID: options.ref.jobId, MERGE_HOME: "gateway-a" },
+      env: { ...process.env, ...env, ...queues, MERGE_JOB_ID: options.ref.jobId, MERGE_HOME: "gateway-a" },
       encoding: "utf8",
     });
     expect(killed.signal).toBe("SIGKILL");
@@ -170,23 +192,26 @@ describe("a merge of a synthetic 150,000-row job over both gateways", () => {
     expect((await openUploads(home.s3, reportBucket)).length).toBeGreaterThan(0);
     expect((await jobGet(ctx.store, options.ref))?.value.status).toBe("Completing");
 
-    await mergeJob(ctx, { v: 1, type: "merge", ...options.ref });
+    // Its lease holds the merge until it expires; then the next delivery takes over.
+    expect(await mergeUntilClosed()).toBeGreaterThanOrEqual(2);
+    await expectReference();
+  });
+
+  it("hands over at shard boundaries when its budget runs out, and writes the same report", async () => {
+    await resetSyntheticJob(ctx, options);
+    // A spent budget: every invocation merges one shard and hands the rest on.
+    const runs = await mergeUntilClosed(() => budgetOf(0, ctx.settings));
+    expect(runs).toBe(15);
     await expectReference();
   });
 
   it("gives the same report when the merge message arrives twice at once, and again after the job closed", async () => {
     await resetSyntheticJob(ctx, options);
-    const runs = await Promise.allSettled([
-      mergeJob(ctx, { v: 1, type: "merge", ...options.ref }),
-      mergeJob(ctx, { v: 1, type: "merge", ...options.ref }),
-    ]);
-    // A losing duplicate fails its delivery (SQS would redeliver it); at least one completes.
-    expect(runs.some((r) => r.status === "fulfilled")).toBe(true);
-    for (const r of runs)
-      if (r.status === "rejected") await mergeJob(ctx, { v: 1, type: "merge", ...options.ref });
+    // The lease lets one of them write the report; the other finds it taken and leaves.
+    await Promise.all([merge(), merge()]);
     await expectReference();
     const before = await readText(home.s3, reportBucket, keys.manifest);
-    await mergeJob(ctx, { v: 1, type: "merge", ...options.ref });
+    await merge();
     expect(await readText(home.s3, reportBucket, keys.manifest)).toBe(before);
     await expectReference();
   });

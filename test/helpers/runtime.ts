@@ -4,9 +4,13 @@ import { randomUUID } from "node:crypto";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { inject } from "vitest";
 import { loadSettings } from "../../lib/settings.ts";
-import { emulatedEndpoints } from "../../runtime/local/emulators.ts";
+import { type EmulatorUrls, emulatedEndpoints } from "../../runtime/local/emulators.ts";
 import { ensureQueues, queueEnv } from "../../runtime/local/resources.ts";
-import { type LocalRuntime, startLocalRuntime } from "../../runtime/local/runtime.ts";
+import {
+  type LocalRuntime,
+  type LocalRuntimeOptions,
+  startLocalRuntime,
+} from "../../runtime/local/runtime.ts";
 import {
   ACCOUNT_ID,
   gatewayClient,
@@ -29,8 +33,15 @@ export async function startTestRuntime(
   {
     childWorkers,
     maxReceiveCount,
-    retryBaseSeconds,
-  }: { childWorkers?: number; maxReceiveCount?: number; retryBaseSeconds?: number } = {},
+    wrap,
+    endpoints,
+  }: {
+    childWorkers?: number;
+    maxReceiveCount?: number;
+    wrap?: LocalRuntimeOptions["wrap"];
+    /** Gateway URLs to use instead of the emulators' own (a proxy in front of one, say). */
+    endpoints?: Partial<EmulatorUrls>;
+  } = {},
 ): Promise<TestRuntime> {
   const emulators = inject("emulators");
   const id = randomUUID().slice(0, 8);
@@ -42,7 +53,7 @@ export async function startTestRuntime(
   const settings = loadSettings({
     AWS_ENDPOINT_URL: emulators.control,
     AWS_REGION: "us-east-1",
-    S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
+    S3BATCH_ENDPOINTS: emulatedEndpoints({ ...emulators, ...endpoints }, TEST_CREDENTIALS),
     S3BATCH_INTERNAL_BUCKET: `s3batch-internal-${id}`,
     ...queueEnv(queues),
     S3BATCH_POLL_DELAY_SECONDS: "1",
@@ -57,7 +68,7 @@ export async function startTestRuntime(
     settings,
     port: 0,
     ...(childWorkers ? { childWorkers } : {}),
-    ...(retryBaseSeconds ? { retryBaseSeconds } : {}),
+    ...(wrap ? { wrap } : {}),
   });
   const control = s3ControlClient(runtime.url);
   const gatewayA = gatewayClient(emulators.gatewayA);

@@ -9,11 +9,12 @@ import { Upload } from "@aws-sdk/lib-storage";
 import pLimit from "p-limit";
 import { bitmapsReady, newBitmap, serializeBitmap } from "../../lib/bitmap/valid-bitmap.ts";
 import { encodeChildOutput, outcomeLine } from "../../lib/children/output.ts";
-import { type ChildState, markSettled } from "../../lib/children/state.ts";
+import { progressMarkerKey } from "../../lib/children/progress.ts";
+import type { ChildState } from "../../lib/children/state.ts";
 import type { Context } from "../../lib/context.ts";
 import type { JobRecord } from "../../lib/jobs/model.ts";
 import { type JobRef, paths } from "../../lib/jobs/paths.ts";
-import type { Plan, Shard } from "../../lib/jobs/plan.ts";
+import type { Plan, Shard, ShardList } from "../../lib/jobs/plan.ts";
 import { type ReportRow, reportLine } from "../../lib/report/layout.ts";
 
 export interface SyntheticJobOptions {
@@ -34,7 +35,8 @@ export interface SyntheticJobOptions {
 export const DATA_BUCKET = "synthetic-data";
 /** A bucket no endpoint holds: its rows are NoSuchBucket. */
 export const GONE_BUCKET = "synthetic-gone";
-const ATTEMPT = "synthetic";
+/** The attempt id the synthetic children write under (attempt ids are hex). */
+const ATTEMPT = "5e7e7e7e";
 
 const bucketOf = (row: number) => (row % 97 === 96 ? GONE_BUCKET : DATA_BUCKET);
 const keyOf = (row: number) => `obj/${String(row).padStart(9, "0")}`;
@@ -116,7 +118,10 @@ async function writeManifest(o: SyntheticJobOptions): Promise<{ etag: string; si
 export const manifestKey = (rows: number) => `synthetic-${rows}.csv`;
 
 /** Writes the job (Completing) over a manifest of `o.rows` rows; the children's outputs only once. */
-export async function writeSyntheticJob(ctx: Context, o: SyntheticJobOptions): Promise<Plan> {
+export async function writeSyntheticJob(
+  ctx: Context,
+  o: SyntheticJobOptions,
+): Promise<{ plan: Plan; shards: Shard[] }> {
   await bitmapsReady();
   const manifest = await writeManifest(o);
   const lineBytes = (i: number) => bucketOf(i).length + keyOf(i).length + 2;
@@ -137,7 +142,7 @@ export async function writeSyntheticJob(ctx: Context, o: SyntheticJobOptions): P
     byte += size;
   }
   const plan: Plan = {
-    schema: 1,
+    schema: 2,
     manifest: {
       endpointId: o.home,
       bucket: o.manifestBucket,
@@ -146,21 +151,24 @@ export async function writeSyntheticJob(ctx: Context, o: SyntheticJobOptions): P
       size: manifest.size,
     },
     totalRows: o.rows,
-    shards,
+    shardCount: shards.length,
+    childCount: shards.length * o.endpoints.length,
     routing: { [DATA_BUCKET]: o.endpoints, [GONE_BUCKET]: [] },
     reportEndpoints: [o.home],
   };
   const existing = await ctx.store.get<Plan>(paths.plan(o.ref));
   const complete = existing && JSON.stringify(existing.value) === JSON.stringify(plan);
-  if (!complete || !(await ctx.store.firstKey(paths.settled(o.ref)))) {
+  if (!complete || !(await ctx.store.firstKey(paths.progress(o.ref)))) {
     const limit = pLimit(16);
     await Promise.all(
       shards.flatMap((shard) => o.endpoints.map((id, e) => limit(() => writeChild(ctx, o, shard, id, e)))),
     );
+    const list: ShardList = { shards };
+    await ctx.store.putBytes(paths.shards(o.ref), JSON.stringify(list), "application/json");
     await ctx.store.putBytes(paths.plan(o.ref), JSON.stringify(plan), "application/json");
   }
   await resetSyntheticJob(ctx, o);
-  return plan;
+  return { plan, shards };
 }
 
 /** Puts the job back in Completing, as poll leaves it, so the merge can run (again). */
@@ -192,10 +200,16 @@ export async function resetSyntheticJob(ctx: Context, o: SyntheticJobOptions): P
     tags: [],
     createdAt: now,
     phaseTimes: { New: now, Active: now, Completing: now },
+    history: [
+      { status: "New", at: now },
+      { status: "Active", at: now },
+      { status: "Completing", at: now },
+    ],
     progress: { total: o.rows, succeeded: 0, failed: 0 },
     failureReasons: [],
   };
   await ctx.store.putBytes(paths.job(o.ref), JSON.stringify(record), "application/json");
+  await ctx.store.delete(paths.mergeState(o.ref));
 }
 
 async function writeChild(ctx: Context, o: SyntheticJobOptions, shard: Shard, id: string, e: number) {
@@ -216,30 +230,42 @@ async function writeChild(ctx: Context, o: SyntheticJobOptions, shard: Shard, id
     }
     bitmap.addMany(rows);
     const output = encodeChildOutput(serializeBitmap(bitmap), outcomes);
-    await ctx.store.putBytes(paths.childOutput(o.ref, id, shard.index, ATTEMPT), output);
+    const end = shard.firstRow + shard.rowCount;
+    const tail = found > 0 ? paths.childTail(o.ref, id, shard.index, ATTEMPT, end) : undefined;
+    if (tail) await ctx.store.putBytes(tail, output);
+    const now = new Date().toISOString();
+    const state: ChildState = {
+      schema: 2,
+      jobId: o.ref.jobId,
+      endpointId: id,
+      shard: shard.index,
+      span: {
+        firstRow: shard.firstRow,
+        rowCount: shard.rowCount,
+        startByte: shard.startByte,
+        endByte: shard.endByte,
+      },
+      status: "done",
+      nextRow: end,
+      succeeded: found - failures,
+      failed: failures,
+      found,
+      missing: 0,
+      segments: [],
+      ...(tail ? { tail } : {}),
+      attempts: 1,
+      stalled: 0,
+      startedAt: now,
+      updatedAt: now,
+    };
+    state.marker = progressMarkerKey(o.ref, state);
+    await ctx.store.putBytes(
+      paths.childState(o.ref, id, shard.index),
+      JSON.stringify(state),
+      "application/json",
+    );
+    await ctx.store.putBytes(state.marker, "", "text/plain");
   } finally {
     bitmap.dispose();
   }
-  const now = new Date().toISOString();
-  const state: ChildState = {
-    schema: 1,
-    jobId: o.ref.jobId,
-    endpointId: id,
-    shard: shard.index,
-    status: "done",
-    nextRow: shard.firstRow + shard.rowCount,
-    succeeded: found - failures,
-    failed: failures,
-    found,
-    missing: 0,
-    attempt: ATTEMPT,
-    startedAt: now,
-    updatedAt: now,
-  };
-  await ctx.store.putBytes(
-    paths.childState(o.ref, id, shard.index),
-    JSON.stringify(state),
-    "application/json",
-  );
-  await markSettled(ctx.store, o.ref, state);
 }

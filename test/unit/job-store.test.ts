@@ -23,6 +23,7 @@ const job = (status: JobRecord["status"]): JobRecord =>
     tags: [],
     createdAt: "2026-01-01T00:00:00.000Z",
     phaseTimes: {},
+    history: [{ status: "New", at: "2026-01-01T00:00:00.000Z" }],
     progress: { total: 0, succeeded: 0, failed: 0 },
     failureReasons: [],
   }) as JobRecord;
@@ -49,6 +50,19 @@ describe("job transitions", () => {
     expect(moved.status).toBe("Preparing");
     const puts = s3.commandCalls(PutObjectCommand).filter((c) => c.args[0].input.Key?.endsWith("job.json"));
     expect(puts.map((c) => c.args[0].input.IfMatch)).toEqual(['"e1"', '"e2"']);
+  });
+
+  it("records the status change's event in the same conditional write, and in no other", async () => {
+    s3.on(GetObjectCommand).resolves({ Body: body(job("New")), ETag: '"e1"' });
+    s3.on(PutObjectCommand).resolves({ ETag: '"e2"' });
+
+    await jobMarkPreparing(store, ref, { statusUpdateReason: "go" });
+
+    const puts = s3.commandCalls(PutObjectCommand);
+    expect(puts).toHaveLength(1);
+    const written = JSON.parse(new TextDecoder().decode(puts[0]?.args[0].input.Body as Uint8Array));
+    expect(written.history.map((e: { status: string }) => e.status)).toEqual(["New", "Preparing"]);
+    expect(written.history[1]).toMatchObject({ status: "Preparing", statusUpdateReason: "go" });
   });
 
   it("is a no-op when the job already has the status, and refuses a transition the table forbids", async () => {

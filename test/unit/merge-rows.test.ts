@@ -1,7 +1,8 @@
 // The merge against a brute-force reference on randomized shapes: 1-5 endpoints, 1-50 shards,
 // objects on several endpoints, missing rows and buckets, failures and successes with awkward
-// messages. Child outputs are real output objects (portable roaring bitmap + outcome lines) read
-// back in random chunks.
+// messages, operations that run on every holder or on the first, and children exhausted partway.
+// Child outputs are real output objects (portable roaring bitmap + outcome lines) read back in
+// random chunks.
 import { describe, expect, it } from "vitest";
 import {
   bitmapsReady,
@@ -84,8 +85,29 @@ function shape(seed: number) {
   const shards = 1 + Math.floor(rand() * Math.min(50, rowCount));
   while (cuts.size < shards + 1) cuts.add(Math.floor(rand() * rowCount));
   const bounds = [...cuts].sort((a, b) => a - b);
-  return { rand, endpoints, routing, rows, truth, bounds };
+  // "first": only the first endpoint (configured order) holding the object runs the task.
+  const placement = rand() < 0.5 ? ("every" as const) : ("first" as const);
+  if (placement === "first")
+    for (const row of rows) {
+      const holders = endpoints.filter((e) => truth.has(`${row.index}/${e}`));
+      for (const e of holders.slice(1)) truth.delete(`${row.index}/${e}`);
+    }
+  // Some children are exhausted from a row on: those rows did not run on that endpoint.
+  const exhaustedFrom = new Map<string, number>(); // `${shard}/${endpoint}` → first row not run
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const [from, to] = [bounds[i] ?? 0, bounds[i + 1] ?? 0];
+    for (const e of endpoints) {
+      if (rand() >= 0.15) continue;
+      const at = from + Math.floor(rand() * (to - from + 1));
+      exhaustedFrom.set(`${i}/${e}`, at);
+      for (let r = at; r < to; r++) truth.delete(`${r}/${e}`);
+    }
+  }
+  const shardOf = (row: number) => bounds.findIndex((b, i) => row >= b && row < (bounds[i + 1] ?? 0));
+  return { rand, endpoints, routing, rows, truth, bounds, placement, exhaustedFrom, shardOf };
 }
+
+const EXHAUSTED = { http: 500, code: "AttemptsExhausted", message: "not completed after 5 attempts" };
 
 /** The report the merge must write: each row's line, in manifest order, in its status's file. */
 function reference(s: ReturnType<typeof shape>): Report {
@@ -95,6 +117,29 @@ function reference(s: ReturnType<typeof shape>): Report {
       const o = s.truth.get(`${row.index}/${e}`);
       return o ? [{ e, o }] : [];
     });
+    const holders = s.routing[row.bucket] ?? [];
+    const shard = s.shardOf(row.index);
+    let exhausted = s.endpoints.filter(
+      (e) =>
+        holders.includes(e) &&
+        (s.exhaustedFrom.get(`${shard}/${e}`) ?? Number.POSITIVE_INFINITY) <= row.index,
+    );
+    if (s.placement === "first" && ran.length > 0) exhausted = [];
+    if (exhausted.length > 0) {
+      const failures = s.endpoints.flatMap((e) => {
+        if (exhausted.includes(e)) return [{ e, o: { ok: false as const, ...EXHAUSTED } }];
+        const o = s.truth.get(`${row.index}/${e}`);
+        return o && !o.ok ? [{ e, o }] : [];
+      });
+      const first = failures[0]?.o as Extract<Outcome, { ok: false }>;
+      return {
+        ...base,
+        status: "failed",
+        http: first.http,
+        code: first.code,
+        message: failures.map((f) => `endpoint ${f.e}: ${f.o.message}`).join("; "),
+      };
+    }
     if (ran.length === 0) {
       const noBucket = (s.routing[row.bucket] ?? []).length === 0;
       return {
@@ -164,11 +209,19 @@ async function merged(s: ReturnType<typeof shape>): Promise<Report> {
       const portable = deserializeBitmap(output.bitmap);
       union.orInPlace(portable);
       bitmaps.push(portable);
-      children.push({ endpointId: e, bitmap: portable, outcomes: new PartCursor(output.outcomes) });
+      const from = s.exhaustedFrom.get(`${i}/${e}`);
+      children.push({
+        endpointId: e,
+        bitmap: portable,
+        outcomes: new PartCursor(output.outcomes),
+        ...(from !== undefined ? { exhaustedFrom: from, exhausted: EXHAUSTED } : {}),
+      });
     }
+    const exhaustedFrom = Math.min(...children.map((c) => c.exhaustedFrom ?? Number.POSITIVE_INFINITY));
+    const view = { children, found: union, exhaustedFrom, placement: s.placement };
     const echoRows = shardRows.map((r) => ({ index: r.index, echo: echoOf(r) }));
     for (const rows of batches(echoRows, s.rand)) {
-      const b = await mergeBatch(rows, { children, found: union }, s.routing);
+      const b = await mergeBatch(rows, view, s.routing);
       out.succeeded += b.succeeded;
       out.failed += b.failed;
       out.rows += b.succeededRows + b.failedRows;
@@ -179,9 +232,9 @@ async function merged(s: ReturnType<typeof shape>): Promise<Report> {
 }
 
 describe("merge rows", () => {
-  it("equals the brute-force reference on 150 randomized shapes", async () => {
+  it("equals the brute-force reference on 300 randomized shapes", async () => {
     await bitmapsReady();
-    for (let seed = 1; seed <= 150; seed++) {
+    for (let seed = 1; seed <= 300; seed++) {
       const s = shape(seed);
       const got = await merged(s);
       expect(got, `seed ${seed}`).toEqual(reference(s));
@@ -195,7 +248,11 @@ describe("merge rows", () => {
     union.add(0);
     const child: ChildView = { endpointId: "e0", bitmap: undefined, outcomes: PartCursor.empty() };
     await expect(
-      mergeBatch([{ index: 0, echo: "b,k," }], { children: [child], found: union }, { b: ["e0"] }),
+      mergeBatch(
+        [{ index: 0, echo: "b,k," }],
+        { children: [child], found: union, exhaustedFrom: Number.POSITIVE_INFINITY, placement: "every" },
+        { b: ["e0"] },
+      ),
     ).rejects.toThrow(/in none of them/);
     union.dispose();
   });

@@ -17,14 +17,15 @@ describe("processPartialResponse", () => {
           { messageId: "d", body: '{"n":4}' },
         ],
       },
-      async (body, record) => {
+      async (record) => {
         seen.push(record.messageId);
-        if ((body as { n: number }).n === 3) throw new RetryableError("try later");
+        const body = JSON.parse(record.body) as { n: number };
+        if (body.n === 3) throw new RetryableError("try later");
       },
       quiet,
     );
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: "b" }, { itemIdentifier: "c" }]);
-    expect(seen.sort()).toEqual(["a", "c", "d"]);
+    expect(seen.sort()).toEqual(["a", "b", "c", "d"]);
   });
 
   it("logs a secret-looking field only as redacted", () => {

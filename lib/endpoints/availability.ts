@@ -1,0 +1,61 @@
+// Whether a gateway is answering, as this process sees it. A run of throttled, unreachable or
+// failing requests marks it down from the first of them; any answer brings it back. Only an
+// outage longer than the configured window turns tasks into failures (503 ServiceUnavailable,
+// naming the endpoint). A child that hands over carries `downSince` to its successor, so the
+// window spans invocations.
+import type { TaskOutcome } from "../operations/types.ts";
+
+export class EndpointAvailability {
+  private downSince: number | undefined;
+  private lastError = "";
+  private lastAnswer = 0;
+
+  constructor(
+    readonly endpointId: string,
+    readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The endpoint answered (whatever the answer said about the object). */
+  answered(): void {
+    this.downSince = undefined;
+    this.lastAnswer = this.now();
+  }
+
+  /** A request failed for a reason about the endpoint, not the object. */
+  failed(message: string): void {
+    this.downSince ??= this.now();
+    this.lastError = message.slice(0, 200);
+  }
+
+  /** Carries on an outage a previous invocation saw (a handover). */
+  resume(downSince: number | undefined): void {
+    if (downSince !== undefined && this.downSince === undefined && this.lastAnswer === 0)
+      this.downSince = downSince;
+  }
+
+  get since(): number | undefined {
+    return this.downSince;
+  }
+
+  /** Whether the endpoint answered anything after `t`. */
+  answeredSince(t: number): boolean {
+    return this.lastAnswer > t;
+  }
+
+  /** The outage has lasted longer than the window: tasks fail instead of waiting. */
+  exceeded(): boolean {
+    return this.downSince !== undefined && this.now() - this.downSince > this.windowMs;
+  }
+
+  /** The failed outcome of a task the outage window ran out on. */
+  outcome(): TaskOutcome {
+    const seconds = Math.round((this.now() - (this.downSince ?? this.now())) / 1000);
+    return {
+      kind: "failed",
+      http: 503,
+      code: "ServiceUnavailable",
+      message: `endpoint ${this.endpointId} unavailable for ${seconds} s${this.lastError ? `: ${this.lastError}` : ""}`,
+    };
+  }
+}

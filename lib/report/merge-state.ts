@@ -1,0 +1,50 @@
+// merge.json: the merge's lease (leases/lease.ts), its handover checkpoint, and what it
+// committed. A merge whose budget runs out at a shard boundary saves its writers (open uploads,
+// parts, MD5 states; the unsent part bytes go to merge/<attempt>/carry-*) and the next shard, and
+// a fresh merge invocation carries on. Once the report is written the merge records its counts
+// here before the final status, so a crash in between is finished by poll, without a re-run.
+import type { Context } from "../context.ts";
+import type { JobRecord, JobStatus } from "../jobs/model.ts";
+import type { JobRef } from "../jobs/paths.ts";
+import { pendingClear } from "../jobs/priority.ts";
+import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
+import type { LeaseFields } from "../leases/lease.ts";
+import type { WriterState } from "./fanout-writer.ts";
+
+export interface MergeCounts {
+  succeeded: number;
+  failed: number;
+}
+
+export interface MergeCheckpoint {
+  /** The first shard not yet merged. */
+  nextShard: number;
+  counts: MergeCounts;
+  writers: Partial<Record<"succeeded" | "failed", { state: WriterState; carry: string }>>;
+}
+
+export interface MergeState extends LeaseFields {
+  checkpoint?: MergeCheckpoint;
+  /** The report is written: the job's final counts. */
+  done?: { counts: MergeCounts; total: number };
+}
+
+export const initialMergeState = (): MergeState => ({ attempts: 0, stalled: 0 });
+
+export const FINAL_STATUS: Partial<Record<JobStatus, typeof jobMarkComplete>> = {
+  Completing: jobMarkComplete,
+  Cancelling: jobMarkCancelled,
+  Failing: jobMarkFailed,
+};
+
+/** Moves a closing job whose report is written to its final status. */
+export async function mergeFinish(
+  ctx: Pick<Context, "store">,
+  job: Pick<JobRecord, "accountId" | "jobId" | "status" | "priority">,
+  done: NonNullable<MergeState["done"]>,
+): Promise<void> {
+  const mark = FINAL_STATUS[job.status];
+  const ref: JobRef = job;
+  if (mark) await mark(ctx.store, ref, { progress: { total: done.total, ...done.counts } });
+  await pendingClear(ctx, ref, job.priority);
+}
