@@ -1,7 +1,7 @@
 // S3 Control REST-XML: parsing request bodies and writing result and error bodies.
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
 import { z } from "zod";
-import { badRequest } from "../errors.ts";
+import { badRequest, S3ControlError } from "../errors.ts";
 
 export const S3CONTROL_NS = "http://awss3control.amazonaws.com/doc/2018-08-20/";
 
@@ -20,6 +20,45 @@ const builder = new XMLBuilder({
   suppressEmptyNode: false,
 });
 
+/** The deepest nesting of a legitimate request is about 10 elements; its longest list has 100 grants. */
+export const MAX_XML_DEPTH = 32;
+export const MAX_XML_ELEMENTS = 20_000;
+
+/**
+ * Checks nesting depth and element count in one linear scan, before any parser recurses over a
+ * hostile body. Comments, CDATA and processing instructions are skipped; the parser that runs
+ * afterwards judges well-formedness.
+ */
+function checkShape(text: string): void {
+  let depth = 0;
+  let elements = 0;
+  for (let i = text.indexOf("<"); i !== -1; i = text.indexOf("<", i + 1)) {
+    if (text.startsWith("<!--", i)) {
+      i = text.indexOf("-->", i + 4);
+      if (i === -1) return;
+      continue;
+    }
+    if (text.startsWith("<![CDATA[", i)) {
+      i = text.indexOf("]]>", i + 9);
+      if (i === -1) return;
+      continue;
+    }
+    const next = text[i + 1];
+    if (next === "?" || next === "!") continue;
+    const end = text.indexOf(">", i + 1);
+    if (end === -1) return;
+    if (next === "/") depth--;
+    else {
+      elements++;
+      if (text[end - 1] !== "/") depth++;
+    }
+    if (depth > MAX_XML_DEPTH) throw badRequest(`The XML you provided nests deeper than ${MAX_XML_DEPTH} elements`);
+    if (elements > MAX_XML_ELEMENTS)
+      throw badRequest(`The XML you provided has more than ${MAX_XML_ELEMENTS} elements`);
+    i = end;
+  }
+}
+
 /** Parses a request body whose root element must be `root` in the S3 Control namespace. */
 export function parseRequestXml(text: string, root: string): Record<string, unknown> {
   // No DOCTYPE (so no entity expansion or external entities), and only XML's predefined entities.
@@ -27,9 +66,16 @@ export function parseRequestXml(text: string, root: string): Record<string, unkn
   if (/&(?!(amp|lt|gt|quot|apos|#\d{1,7}|#x[0-9a-fA-F]{1,6});)/.test(text)) {
     throw badRequest("The XML you provided was not well-formed: undefined entity");
   }
-  const valid = XMLValidator.validate(text);
-  if (valid !== true) throw badRequest(`The XML you provided was not well-formed: ${valid.err.msg}`);
-  const doc = parser.parse(text) as Record<string, unknown>;
+  checkShape(text);
+  let doc: Record<string, unknown>;
+  try {
+    const valid = XMLValidator.validate(text);
+    if (valid !== true) throw badRequest(`The XML you provided was not well-formed: ${valid.err.msg}`);
+    doc = parser.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof S3ControlError) throw err;
+    throw badRequest(`The XML you provided could not be read: ${(err as Error).message}`.slice(0, 512));
+  }
   const roots = Object.keys(doc).filter((k) => k !== "?xml");
   if (roots.length !== 1 || roots[0] !== root) throw badRequest(`The request body must be a ${root} element`);
   const body = doc[root];
