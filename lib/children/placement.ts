@@ -3,11 +3,13 @@
 // checksum, Lambda invoke and replicate run once, on the first endpoint (configured order) that
 // holds the object, so a child on endpoint k first asks endpoints 1..k-1 whether they hold it.
 // Only a 404 there counts as "not there": an endpoint that errors keeps the task, and its own
-// child reports what happens, so no task runs twice.
+// child reports what happens, so no task runs twice. The question is asked under the retry
+// policy: an endpoint that is throttling or away is waited for, within the outage window.
 import type { EndpointClients } from "../endpoints/clients.ts";
 import type { Routing } from "../endpoints/routing.ts";
 import type { TaskRow } from "../manifest/rows.ts";
-import { type Operation, objectExists } from "../operations/types.ts";
+import { type Operation, objectPresent } from "../operations/types.ts";
+import { withEndpointRetry } from "../retry/endpoint-call.ts";
 
 /** Whether this endpoint runs the row's task. */
 export function placementOf(
@@ -23,7 +25,10 @@ export function placementOf(
     if (op.placement === "first")
       for (const id of holders.slice(0, at)) {
         const gw = gateways.get(id);
-        if (await gw.limit(() => objectExists(gw.s3, row))) return false;
+        const there = await gw
+          .limit(() => withEndpointRetry(gw.availability, () => objectPresent(gw.s3, row)))
+          .catch(() => true);
+        if (there) return false;
       }
     return true;
   };

@@ -21,8 +21,8 @@ export async function runTask(
   let firstFailure: number | undefined;
   for (let n = 1; ; n++) {
     if (stop.aborted) return undefined;
-    // While the endpoint is known to be down, a task does not pile in at once.
-    if (n === 1 && endpoint.since !== undefined && !endpoint.exceeded()) {
+    // While the endpoint has been away for a while (not a passing throttle), a task does not pile in.
+    if (n === 1 && endpoint.downFor() > 1_000 && !endpoint.exceeded()) {
       await sleep(backoffMs(1, "unavailable"), stop);
       if (stop.aborted) return undefined;
     }

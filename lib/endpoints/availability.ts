@@ -38,6 +38,11 @@ export class EndpointAvailability {
     return this.downSince;
   }
 
+  /** How long the endpoint has been down (0 when it is answering). */
+  downFor(): number {
+    return this.downSince === undefined ? 0 : this.now() - this.downSince;
+  }
+
   /** Whether the endpoint answered anything after `t`. */
   answeredSince(t: number): boolean {
     return this.lastAnswer > t;
@@ -55,7 +60,8 @@ export class EndpointAvailability {
       kind: "failed",
       http: 503,
       code: "ServiceUnavailable",
-      message: `endpoint ${this.endpointId} unavailable for ${seconds} s${this.lastError ? `: ${this.lastError}` : ""}`,
+      // The report prefixes "endpoint <id>: ".
+      message: `unavailable for ${seconds} s (outage window ${Math.round(this.windowMs / 1000)} s)${this.lastError ? `; last error: ${this.lastError}` : ""}`,
     };
   }
 }

@@ -2,10 +2,10 @@
 // capped at the endpoint's concurrency, the SDK's retries as retry/policy.ts sets them, and the
 // endpoint's availability as this process sees it. A limiter per endpoint caps in-flight
 // operations across all the children that one process runs.
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import pLimit, { type LimitFunction } from "p-limit";
-import { GATEWAY_SDK_RETRY } from "../retry/policy.ts";
+import { gatewaySdkRetry } from "../retry/policy.ts";
 import { EndpointAvailability } from "./availability.ts";
 import type { Credentials, Endpoint } from "./config.ts";
 
@@ -15,7 +15,8 @@ export interface S3ClientOptions {
   credentials?: Credentials;
   forcePathStyle?: boolean;
   maxSockets: number;
-  retry: { maxAttempts: number; retryMode: "standard" | "adaptive" };
+  /** The SDK's retry settings (retry/policy.ts). */
+  retry: Pick<S3ClientConfig, "maxAttempts" | "retryMode" | "retryStrategy">;
 }
 
 /** A keep-alive S3 client. */
@@ -65,7 +66,7 @@ export class EndpointClients {
           ...(endpoint.credentials ? { credentials: endpoint.credentials } : {}),
           forcePathStyle: endpoint.forcePathStyle,
           maxSockets: endpoint.maxConcurrency,
-          retry: GATEWAY_SDK_RETRY,
+          retry: gatewaySdkRetry(),
         }),
         limit: pLimit(endpoint.maxConcurrency),
         availability: new EndpointAvailability(endpoint.id, outageWindowMs),

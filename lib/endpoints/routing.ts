@@ -2,6 +2,7 @@
 // at dispatch and frozen into the job's plan, in configured endpoint order.
 import { HeadBucketCommand, S3ServiceException } from "@aws-sdk/client-s3";
 import { RetryableError } from "../errors.ts";
+import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import type { EndpointClients } from "./clients.ts";
 
 export type Routing = Record<string, string[]>;
@@ -23,7 +24,9 @@ export async function routeBuckets(gateways: EndpointClients, buckets: Iterable<
 
 async function holds(gw: ReturnType<EndpointClients["get"]>, bucket: string): Promise<boolean> {
   try {
-    await gw.limit(() => gw.s3.send(new HeadBucketCommand({ Bucket: bucket })));
+    await gw.limit(() =>
+      withEndpointRetry(gw.availability, () => gw.s3.send(new HeadBucketCommand({ Bucket: bucket }))),
+    );
     return true;
   } catch (err) {
     const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;

@@ -15,6 +15,7 @@ import type { Context } from "../context.ts";
 import { routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
 import { FanoutWriter } from "../report/fanout-writer.ts";
+import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import type { ManifestGeneratorSpec } from "../s3control/create-job-schema.ts";
 import { bucketOfArn, CONTROL_ENDPOINT, type ManifestObject } from "./location.ts";
 
@@ -106,9 +107,11 @@ export async function generateManifest(
   const prefixes = spec.Filter?.KeyNameConstraint?.MatchAnyPrefix;
   const Prefix = prefixes?.length === 1 ? prefixes[0] : undefined;
   const listings = holders.map((id) => {
-    const { s3 } = ctx.gateways.get(id);
+    const { s3, availability } = ctx.gateways.get(id);
     return new Listing((token) =>
-      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix, ContinuationToken: token })),
+      withEndpointRetry(availability, () =>
+        s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix, ContinuationToken: token })),
+      ),
     );
   });
   const out = spec.EnableManifestOutput ? spec.ManifestOutputLocation : undefined;

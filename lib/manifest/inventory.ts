@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { Context } from "../context.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
 import { FanoutWriter } from "../report/fanout-writer.ts";
+import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import { csvField, parseCsvLine } from "./csv.ts";
 import { readLineBatches } from "./lines.ts";
 import { CONTROL_ENDPOINT, type ManifestObject } from "./location.ts";
@@ -45,13 +46,15 @@ export async function normalizeInventory(
   key: string,
 ): Promise<ManifestObject> {
   const gw = ctx.gateways.get(source.endpointId);
-  const got = await gw.s3.send(
-    new GetObjectCommand({
-      Bucket: source.bucket,
-      Key: source.key,
-      VersionId: source.versionId,
-      IfMatch: source.etag,
-    }),
+  const got = await withEndpointRetry(gw.availability, () =>
+    gw.s3.send(
+      new GetObjectCommand({
+        Bucket: source.bucket,
+        Key: source.key,
+        VersionId: source.versionId,
+        IfMatch: source.etag,
+      }),
+    ),
   );
   if ((got.ContentLength ?? 0) > MAX_INVENTORY_MANIFEST_BYTES)
     throw refuse(`the inventory manifest is over ${MAX_INVENTORY_MANIFEST_BYTES} bytes`);
@@ -75,7 +78,9 @@ export async function normalizeInventory(
   );
   try {
     for (const file of doc.files) {
-      const data = await gw.s3.send(new GetObjectCommand({ Bucket: dataBucket, Key: file.key }));
+      const data = await withEndpointRetry(gw.availability, () =>
+        gw.s3.send(new GetObjectCommand({ Bucket: dataBucket, Key: file.key })),
+      );
       if (!data.Body) throw new RetryableError(`the inventory file ${file.key} has no body`);
       const md5 = await createMD5();
       md5.init();

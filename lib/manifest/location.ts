@@ -1,9 +1,10 @@
 // Finding the manifest object on the gateways and reading byte ranges of it. The manifest's
 // bucket may exist on several gateways; the object is read from the first (in configured order)
 // that holds it with the ETag the job names, and every later read is pinned to that ETag.
-import { GetObjectCommand, HeadObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import type { Context } from "../context.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
+import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import type { ManifestSpec } from "../s3control/create-job-schema.ts";
 
 /** The endpoint id of a manifest s3batch wrote itself, in the internal bucket on the control endpoint. */
@@ -43,8 +44,10 @@ export async function locateManifest(ctx: Context, spec: ManifestSpec): Promise<
   let mismatch = false;
   for (const gw of ctx.gateways.all()) {
     try {
-      const head = await gw.s3.send(
-        new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: spec.Location.ObjectVersionId }),
+      const head = await withEndpointRetry(gw.availability, () =>
+        gw.s3.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: spec.Location.ObjectVersionId }),
+        ),
       );
       if (unquote(head.ETag ?? "") !== wanted) {
         mismatch = true;
@@ -80,16 +83,18 @@ export async function readManifestRange(
   end: number,
 ): Promise<ReadableStream<Uint8Array>> {
   if (end <= start) return new ReadableStream({ start: (c) => c.close() });
-  const s3 = m.endpointId === CONTROL_ENDPOINT ? ctx.store.s3 : ctx.gateways.get(m.endpointId).s3;
-  const out = await s3.send(
-    new GetObjectCommand({
-      Bucket: m.bucket,
-      Key: m.key,
-      VersionId: m.versionId,
-      IfMatch: m.etag,
-      Range: `bytes=${start}-${end - 1}`,
-    }),
-  );
+  const get = (s3: S3Client) =>
+    s3.send(
+      new GetObjectCommand({
+        Bucket: m.bucket,
+        Key: m.key,
+        VersionId: m.versionId,
+        IfMatch: m.etag,
+        Range: `bytes=${start}-${end - 1}`,
+      }),
+    );
+  const gw = m.endpointId === CONTROL_ENDPOINT ? undefined : ctx.gateways.get(m.endpointId);
+  const out = gw ? await withEndpointRetry(gw.availability, () => get(gw.s3)) : await get(ctx.store.s3);
   if (!out.Body) throw new RetryableError("the manifest read returned no body");
   return out.Body.transformToWebStream();
 }

@@ -96,9 +96,19 @@ export function inPlaceOperation(
 /** Whether the row's object is on the endpoint; only a 404 says no. */
 export async function objectExists(s3: S3Client, row: TaskRow): Promise<boolean> {
   try {
+    return await objectPresent(s3, row);
+  } catch {
+    return true;
+  }
+}
+
+/** true for 200, false for 404; any other answer or failure is thrown (a caller may retry it). */
+export async function objectPresent(s3: S3Client, row: TaskRow): Promise<boolean> {
+  try {
     await s3.send(new HeadObjectCommand(objectOf(row)));
     return true;
   } catch (err) {
-    return outcomeFromError(err).kind !== "missing";
+    if (outcomeFromError(err).kind === "missing") return false;
+    throw err;
   }
 }

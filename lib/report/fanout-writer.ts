@@ -13,12 +13,20 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { createMD5, type IHasher } from "hash-wasm";
+import type { EndpointAvailability } from "../endpoints/availability.ts";
+import { withEndpointRetry } from "../retry/endpoint-call.ts";
 
 export interface WriteTarget {
   s3: S3Client;
   bucket: string;
   key: string;
+  /** The gateway's availability: its calls ride out an outage under the retry policy. */
+  availability?: EndpointAvailability;
 }
+
+/** Sends one command for a target, retried as the policy says when the target is a gateway. */
+const send = <T>(t: WriteTarget, call: () => Promise<T>): Promise<T> =>
+  t.availability ? withEndpointRetry(t.availability, call) : call();
 
 interface Upload {
   target: WriteTarget;
@@ -162,13 +170,15 @@ export class FanoutWriter {
       if (body.length > 0) {
         await Promise.all(
           this.targets.map((t) =>
-            t.s3.send(
-              new PutObjectCommand({
-                Bucket: t.bucket,
-                Key: t.key,
-                Body: body,
-                ContentType: this.contentType,
-              }),
+            send(t, () =>
+              t.s3.send(
+                new PutObjectCommand({
+                  Bucket: t.bucket,
+                  Key: t.key,
+                  Body: body,
+                  ContentType: this.contentType,
+                }),
+              ),
             ),
           ),
         );
@@ -179,13 +189,15 @@ export class FanoutWriter {
       this.inflight = [];
       await Promise.all(
         this.uploads.map((u) =>
-          u.target.s3.send(
-            new CompleteMultipartUploadCommand({
-              Bucket: u.target.bucket,
-              Key: u.target.key,
-              UploadId: u.uploadId,
-              MultipartUpload: { Parts: [...u.parts].sort((a, b) => a.PartNumber - b.PartNumber) },
-            }),
+          send(u.target, () =>
+            u.target.s3.send(
+              new CompleteMultipartUploadCommand({
+                Bucket: u.target.bucket,
+                Key: u.target.key,
+                UploadId: u.uploadId,
+                MultipartUpload: { Parts: [...u.parts].sort((a, b) => a.PartNumber - b.PartNumber) },
+              }),
+            ),
           ),
         ),
       );
@@ -198,12 +210,14 @@ export class FanoutWriter {
     await Promise.allSettled(this.inflight);
     await Promise.allSettled(
       (this.uploads ?? []).map((u) =>
-        u.target.s3.send(
-          new AbortMultipartUploadCommand({
-            Bucket: u.target.bucket,
-            Key: u.target.key,
-            UploadId: u.uploadId,
-          }),
+        send(u.target, () =>
+          u.target.s3.send(
+            new AbortMultipartUploadCommand({
+              Bucket: u.target.bucket,
+              Key: u.target.key,
+              UploadId: u.uploadId,
+            }),
+          ),
         ),
       ),
     );
@@ -223,12 +237,14 @@ export class FanoutWriter {
     const body = await this.take();
     this.uploads ??= await Promise.all(
       this.targets.map(async (target) => {
-        const out = await target.s3.send(
-          new CreateMultipartUploadCommand({
-            Bucket: target.bucket,
-            Key: target.key,
-            ContentType: this.contentType,
-          }),
+        const out = await send(target, () =>
+          target.s3.send(
+            new CreateMultipartUploadCommand({
+              Bucket: target.bucket,
+              Key: target.key,
+              ContentType: this.contentType,
+            }),
+          ),
         );
         return { target, uploadId: out.UploadId ?? "", parts: [] };
       }),
@@ -243,14 +259,16 @@ export class FanoutWriter {
     const PartNumber = this.nextPart++;
     const done = Promise.all(
       uploads.map(async (u) => {
-        const out = await u.target.s3.send(
-          new UploadPartCommand({
-            Bucket: u.target.bucket,
-            Key: u.target.key,
-            UploadId: u.uploadId,
-            PartNumber,
-            Body: body,
-          }),
+        const out = await send(u.target, () =>
+          u.target.s3.send(
+            new UploadPartCommand({
+              Bucket: u.target.bucket,
+              Key: u.target.key,
+              UploadId: u.uploadId,
+              PartNumber,
+              Body: body,
+            }),
+          ),
         );
         u.parts.push({ PartNumber, ETag: out.ETag ?? "" });
       }),

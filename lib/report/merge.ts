@@ -29,6 +29,7 @@ import { echoRowBatches } from "../manifest/read-rows.ts";
 import type { EchoRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
 import type { MergeMessage } from "../queue/messages.ts";
+import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import { FanoutWriter, type WriteTarget } from "./fanout-writer.ts";
 import { REPORT_FORMAT, REPORT_SCHEMA, type ReportManifest, reportKeys } from "./layout.ts";
 import { type ChildView, type MergedBatch, mergeBatch, type RowSet, type ShardView } from "./merge-rows.ts";
@@ -94,6 +95,7 @@ async function writeReport(
   const targets = (status: Status): WriteTarget[] =>
     plan.reportEndpoints.map((id) => ({
       s3: ctx.gateways.get(id).s3,
+      availability: ctx.gateways.get(id).availability,
       bucket: reportBucket,
       key: keys.results(status),
     }));
@@ -115,9 +117,12 @@ async function writeReport(
       [writers.succeeded, writers.failed].flatMap((w) => w?.openUploads().map((u) => u.uploadId) ?? []),
     );
     await Promise.all(
-      plan.reportEndpoints.map((id) =>
-        abortOpenUploads(ctx.gateways.get(id).s3, reportBucket, keys.resultsPrefix, keep),
-      ),
+      plan.reportEndpoints.map((id) => {
+        const gw = ctx.gateways.get(id);
+        return withEndpointRetry(gw.availability, () =>
+          abortOpenUploads(gw.s3, reportBucket, keys.resultsPrefix, keep),
+        );
+      }),
     );
   }
 
@@ -174,16 +179,19 @@ async function writeReport(
       };
       const body = JSON.stringify(manifest);
       await Promise.all(
-        plan.reportEndpoints.map((id) =>
-          ctx.gateways.get(id).s3.send(
-            new PutObjectCommand({
-              Bucket: reportBucket,
-              Key: keys.manifest,
-              Body: body,
-              ContentType: "application/json",
-            }),
-          ),
-        ),
+        plan.reportEndpoints.map((id) => {
+          const gw = ctx.gateways.get(id);
+          return withEndpointRetry(gw.availability, () =>
+            gw.s3.send(
+              new PutObjectCommand({
+                Bucket: reportBucket,
+                Key: keys.manifest,
+                Body: body,
+                ContentType: "application/json",
+              }),
+            ),
+          );
+        }),
       );
     }
   } catch (err) {

@@ -7,6 +7,8 @@
 //                meanwhile, the error is about this object and becomes the task's outcome
 //   final        any other answer (4xx, a validation error): about the request, never retried
 
+import { ConfiguredRetryStrategy } from "@smithy/core/retry";
+
 export type ErrorClass = "throttled" | "unavailable" | "server" | "final";
 
 const THROTTLE_NAMES = new Set([
@@ -98,8 +100,14 @@ export function backoffMs(attempt: number, cls: Exclude<ErrorClass, "final">, ra
 /** Tries of a task that hits server errors before the error may count as the object's own. */
 export const SERVER_ERROR_ATTEMPTS = 4;
 
-/** The SDK's own retries. Gateways: a few quick tries, then the task runner's policy takes over. */
-export const GATEWAY_SDK_RETRY = { maxAttempts: 3, retryMode: "standard" } as const;
+/**
+ * The SDK's own retries of one request. Gateways: three quick tries with this policy's back-off
+ * (a replayable part is not re-sent from scratch); after that the task runner or
+ * withEndpointRetry take over, with the endpoint's outage window.
+ */
+export const gatewaySdkRetry = () => ({
+  retryStrategy: new ConfiguredRetryStrategy(3, (attempt: number) => backoffMs(attempt, "throttled")),
+});
 /**
  * The control endpoint (internal bucket and queues): enough tries (about 45 s of exponential
  * back-off) to ride out a restart, after which the message itself is redelivered.

@@ -52,7 +52,8 @@ function checkShape(text: string): void {
       elements++;
       if (text[end - 1] !== "/") depth++;
     }
-    if (depth > MAX_XML_DEPTH) throw badRequest(`The XML you provided nests deeper than ${MAX_XML_DEPTH} elements`);
+    if (depth > MAX_XML_DEPTH)
+      throw badRequest(`The XML you provided nests deeper than ${MAX_XML_DEPTH} elements`);
     if (elements > MAX_XML_ELEMENTS)
       throw badRequest(`The XML you provided has more than ${MAX_XML_ELEMENTS} elements`);
     i = end;

@@ -73,6 +73,47 @@ export async function waitForJob(
   }
 }
 
+/** Creates the job with its report in `reportBucket`, under a fresh prefix. */
+export async function createReportedJob(
+  control: S3ControlClient,
+  reportBucket: string,
+  input: CreateJobCommandInput,
+  reportScope: "AllTasks" | "FailedTasksOnly" = "AllTasks",
+) {
+  const prefix = `r-${randomUUID().slice(0, 8)}`;
+  const jobId = await createJob(control, {
+    ...input,
+    Report: {
+      Bucket: `arn:aws:s3:::${reportBucket}`,
+      Format: "Report_CSV_20180820",
+      Enabled: true,
+      Prefix: prefix,
+      ReportScope: reportScope,
+    },
+  });
+  return { jobId, keys: reportKeys(prefix, jobId) };
+}
+
+/** Waits for a job made by createReportedJob to end; returns it with its report's two files. */
+export async function finishReportedJob(
+  control: S3ControlClient,
+  reports: S3Client,
+  reportBucket: string,
+  created: Awaited<ReturnType<typeof createReportedJob>>,
+  timeoutMs?: number,
+) {
+  const job = await waitForJob(control, created.jobId, undefined, timeoutMs);
+  // The report's manifest.json lists the files written; a file it does not list has no rows.
+  const manifest = JSON.parse(await readText(reports, reportBucket, created.keys.manifest)) as {
+    Results: { TaskExecutionStatus: string; Key: string }[];
+  };
+  const file = async (s: "succeeded" | "failed") => {
+    const listed = manifest.Results.find((r) => r.TaskExecutionStatus === s);
+    return listed ? readText(reports, reportBucket, listed.Key) : "";
+  };
+  return { job, ...created, succeeded: await file("succeeded"), failed: await file("failed") };
+}
+
 /**
  * Creates the job with its report in `reportBucket` (under a fresh prefix), waits for it to end,
  * and returns it with the report's two files as `reports` reads them ("" for a file not written).
@@ -87,20 +128,6 @@ export async function runReportedJob(
     timeoutMs,
   }: { reportScope?: "AllTasks" | "FailedTasksOnly"; timeoutMs?: number } = {},
 ) {
-  const prefix = `r-${randomUUID().slice(0, 8)}`;
-  const jobId = await createJob(control, {
-    ...input,
-    Report: {
-      Bucket: `arn:aws:s3:::${reportBucket}`,
-      Format: "Report_CSV_20180820",
-      Enabled: true,
-      Prefix: prefix,
-      ReportScope: reportScope,
-    },
-  });
-  const job = await waitForJob(control, jobId, undefined, timeoutMs);
-  const keys = reportKeys(prefix, jobId);
-  const file = (s: "succeeded" | "failed") =>
-    readText(reports, reportBucket, keys.results(s)).catch(() => "");
-  return { job, jobId, keys, succeeded: await file("succeeded"), failed: await file("failed") };
+  const created = await createReportedJob(control, reportBucket, input, reportScope);
+  return finishReportedJob(control, reports, reportBucket, created, timeoutMs);
 }
