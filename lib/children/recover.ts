@@ -8,7 +8,7 @@
 import type { Context } from "../context.ts";
 import { ConflictError } from "../errors.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
-import { jobEvent } from "../jobs/store.ts";
+import { jobEvent, jobUpdate } from "../jobs/store.ts";
 import { leaseLive } from "../leases/lease.ts";
 import type { ChildMessage } from "../queue/messages.ts";
 import type { Stored } from "../store/json-store.ts";
@@ -116,6 +116,28 @@ export async function childDeadLettered(
 }
 
 /**
+ * One FailureReason per endpoint with exhausted children on DescribeJob: how many shards, and the
+ * latest reason. Bounded by the endpoint count, whatever the number of shards.
+ */
+async function failureReasonForEndpoint(ctx: Pick<Context, "store">, ref: ChildRef, message: string) {
+  const prefix = `endpoint ${ref.endpointId}: `;
+  await jobUpdate(ctx.store, ref, (j) => {
+    const at = j.failureReasons.findIndex(
+      (r) => r.FailureCode === EXHAUSTED_CODE && r.FailureReason.startsWith(prefix),
+    );
+    const shards = at === -1 ? 1 : Number(/(\d+) shards?/.exec(j.failureReasons[at]?.FailureReason ?? "")?.[1] ?? 1) + 1;
+    const reason = {
+      FailureCode: EXHAUSTED_CODE,
+      FailureReason: `${prefix}${shards} ${shards === 1 ? "shard" : "shards"} not completed; last: ${message}`.slice(0, 256),
+    };
+    const failureReasons = [...j.failureReasons];
+    if (at === -1) failureReasons.push(reason);
+    else failureReasons[at] = reason;
+    return { ...j, failureReasons };
+  });
+}
+
+/**
  * Settles a child as exhausted: the rows from its last checkpoint on fail with
  * AttemptsExhausted. Its counts take them as failed, so progress and the failure threshold see
  * them at once.
@@ -143,8 +165,9 @@ async function childExhaust(
     throw err;
   }
   await ctx.store.putBytes(next.marker, "", "text/plain");
-  if (s.marker && s.marker !== next.marker) await ctx.store.delete(s.marker).catch(() => {});
+  if (s.marker && s.marker !== next.marker) await ctx.store.delete(s.marker);
   ctx.log.warn("child exhausted", { jobId: ref.jobId, endpoint: ref.endpointId, shard: ref.shard, message });
   await jobEvent(ctx.store, ref, "child-exhausted", { endpoint: ref.endpointId, shard: ref.shard, message });
+  await failureReasonForEndpoint(ctx, ref, message);
   await ctx.queue.send({ v: 1, type: "poll", accountId: ref.accountId, jobId: ref.jobId, chain: false });
 }
