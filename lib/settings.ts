@@ -2,6 +2,7 @@
 import { parseApiKeys } from "./api/keys.ts";
 import type { ApiKey } from "./api/sigv4.ts";
 import { type Endpoint, parseEndpoints } from "./endpoints/config.ts";
+import { readTextFile } from "./env.ts";
 import type { QueueUrls } from "./queue/sqs-queue.ts";
 
 export interface Settings {
@@ -63,13 +64,31 @@ function required(env: Record<string, string | undefined>, name: string): string
   return v;
 }
 
-/** Reads settings; endpoints come from S3BATCH_ENDPOINTS (a JSON or YAML document). */
-export function loadSettings(env: Record<string, string | undefined>): Settings {
+/** The endpoint document: S3BATCH_ENDPOINTS, or the file S3BATCH_ENDPOINTS_FILE names. */
+function endpointDocument(env: Record<string, string | undefined>, readFile: (path: string) => string): string {
+  if (env.S3BATCH_ENDPOINTS) return env.S3BATCH_ENDPOINTS;
+  const file = env.S3BATCH_ENDPOINTS_FILE;
+  if (!file) throw new Error("S3BATCH_ENDPOINTS (or S3BATCH_ENDPOINTS_FILE) is not set");
+  try {
+    return readFile(file);
+  } catch (err) {
+    throw new Error(`S3BATCH_ENDPOINTS_FILE ${file} cannot be read: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Reads settings, the same on every runtime. Endpoints come from S3BATCH_ENDPOINTS or the file
+ * S3BATCH_ENDPOINTS_FILE names (a JSON or YAML document).
+ */
+export function loadSettings(
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string = readTextFile,
+): Settings {
   const level = env.S3BATCH_LOG_LEVEL ?? "info";
   if (!["debug", "info", "warn", "error"].includes(level))
     throw new Error("S3BATCH_LOG_LEVEL is not a level");
   return {
-    endpoints: parseEndpoints(required(env, "S3BATCH_ENDPOINTS"), env),
+    endpoints: parseEndpoints(endpointDocument(env, readFile), env),
     apiKeys: parseApiKeys(env.S3BATCH_API_KEYS, env),
     control: {
       ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),

@@ -48,7 +48,14 @@ export async function childTakeOver(ctx: Context, msg: ChildMessage, job: JobRec
     if (marker) await store.putBytes(marker, "", "text/plain");
     return { kind: "settled" };
   }
-  if (acquired.kind === "busy") return { kind: "busy" };
+  if (acquired.kind === "busy") {
+    // A holder that missed its heartbeats is probably gone: come back just after its lease ends
+    // rather than wait for the reconciler. A live holder's copy is a duplicate and is dropped.
+    const leaseMs = ctx.settings.leaseSeconds * 1000;
+    if (acquired.doc.ageMs > leaseMs / 3 + 1000)
+      await ctx.queue.send(msg, Math.ceil((leaseMs - acquired.doc.ageMs) / 1000) + 1);
+    return { kind: "busy" };
+  }
   const { lease } = acquired;
   try {
     return { kind: "held", lease, resumed: await readPending(ctx, lease.value) };

@@ -1,7 +1,10 @@
 // `npm start`: the local runtime. Without configured endpoints it starts the emulators first
 // (localstack/start.sh: a LocalStack control endpoint and two gateways), creates the queues and
 // the internal bucket, serves the S3 Control API and runs the queue loops until interrupted.
-import { readFileSync } from "node:fs";
+//
+// S3BATCH_MODE picks what this process runs: `all` (the default: API and queue loops), `worker`
+// (the queue loops only: more of them, on other hosts, share one control endpoint) or `api`.
+// A worker never starts emulators: it joins a deployment whose endpoints it is given.
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints, startEmulators, stopEmulators } from "./emulators.ts";
@@ -10,6 +13,7 @@ import { startLocalRuntime } from "./runtime.ts";
 
 // The SDK's default credential chain reads process.env, so settings made here go there too.
 const env = process.env;
+const mode = env.S3BATCH_MODE ?? "all";
 
 function useEmbeddedEmulators(): void {
   const urls = startEmulators(env);
@@ -21,10 +25,10 @@ function useEmbeddedEmulators(): void {
 }
 
 async function main(): Promise<void> {
-  if (env.S3BATCH_ENDPOINTS_FILE && !env.S3BATCH_ENDPOINTS) {
-    env.S3BATCH_ENDPOINTS = readFileSync(env.S3BATCH_ENDPOINTS_FILE, "utf8");
-  }
-  const embedded = !env.S3BATCH_ENDPOINTS;
+  if (!["all", "worker", "api"].includes(mode)) throw new Error("S3BATCH_MODE must be all, worker or api");
+  const embedded = !env.S3BATCH_ENDPOINTS && !env.S3BATCH_ENDPOINTS_FILE;
+  if (embedded && mode === "worker")
+    throw new Error("a worker joins a deployment: set S3BATCH_ENDPOINTS (or _FILE) and the control endpoint");
   if (embedded) useEmbeddedEmulators();
   if (!env.S3BATCH_QUEUE_URL_DISPATCH) {
     const region = env.AWS_REGION ?? "us-east-1";
@@ -48,10 +52,13 @@ async function main(): Promise<void> {
   const settings = loadSettings(env);
   const runtime = await startLocalRuntime({
     settings,
-    port: Number(env.S3BATCH_PORT ?? 8787),
+    ...(mode === "worker" ? {} : { port: Number(env.S3BATCH_PORT ?? 8787) }),
     hostname: env.S3BATCH_HOST ?? "127.0.0.1",
+    queues: mode !== "api",
+    ...(env.S3BATCH_CHILD_WORKERS ? { childWorkers: Number(env.S3BATCH_CHILD_WORKERS) } : {}),
   });
-  console.log(`s3batch API listening on ${runtime.url}`);
+  if (runtime.url) console.log(`s3batch API listening on ${runtime.url}`);
+  if (mode !== "api") console.log(`s3batch queue loops running (pid ${process.pid})`);
   console.log(`endpoints: ${settings.endpoints.map((e) => `${e.id}=${e.url}`).join(" ")}`);
   if (embedded) console.log(`control endpoint (SQS, internal bucket): ${env.AWS_ENDPOINT_URL}`);
 

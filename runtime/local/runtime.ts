@@ -31,6 +31,8 @@ export interface LocalRuntimeOptions {
   /** The API's port; undefined: a worker that runs only the queue loops. */
   port?: number;
   hostname?: string;
+  /** Run the queue loops (default true; false: an API-only process). */
+  queues?: boolean;
   /** Concurrent child invocations (Lambda's reserved concurrency for the child function). */
   childWorkers?: number;
   /** Wraps a queue's handler (tests inject faults into a real handler this way). */
@@ -88,7 +90,7 @@ export async function startLocalRuntime(o: LocalRuntimeOptions): Promise<LocalRu
     p.start();
     pollers.push(p);
   };
-  for (const name of Object.keys(handlers) as QueueName[]) {
+  for (const name of o.queues === false ? [] : (Object.keys(handlers) as QueueName[])) {
     const url = o.settings.queues[name];
     const { arn, dlqArn } = await queueArn(ctx.queue.sqs, url);
     start(url, arn, handlers[name], shape[name]);
