@@ -18,6 +18,8 @@ export interface Settings {
   maxShards: number;
   /** Rows between child checkpoints (and cancellation checks). */
   checkpointRows: number;
+  /** Seconds between child checkpoints, when fewer rows than checkpointRows ran in them. */
+  checkpointSeconds: number;
   pollDelaySeconds: number;
   maxManifestRows: number;
   maxManifestBuckets: number;
@@ -65,7 +67,10 @@ function required(env: Record<string, string | undefined>, name: string): string
 }
 
 /** The endpoint document: S3BATCH_ENDPOINTS, or the file S3BATCH_ENDPOINTS_FILE names. */
-function endpointDocument(env: Record<string, string | undefined>, readFile: (path: string) => string): string {
+function endpointDocument(
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string,
+): string {
   if (env.S3BATCH_ENDPOINTS) return env.S3BATCH_ENDPOINTS;
   const file = env.S3BATCH_ENDPOINTS_FILE;
   if (!file) throw new Error("S3BATCH_ENDPOINTS (or S3BATCH_ENDPOINTS_FILE) is not set");
@@ -104,6 +109,7 @@ export function loadSettings(
     shardRows: int(env, "S3BATCH_SHARD_ROWS", 10_000, 1, 10_000_000),
     maxShards: int(env, "S3BATCH_MAX_SHARDS", 10_000, 1, 100_000),
     checkpointRows: int(env, "S3BATCH_CHECKPOINT_ROWS", 1_000, 1, 1_000_000),
+    checkpointSeconds: int(env, "S3BATCH_CHECKPOINT_SECONDS", 5, 1, 3_600),
     pollDelaySeconds: int(env, "S3BATCH_POLL_DELAY_SECONDS", 2, 0, 900),
     maxManifestRows: int(env, "S3BATCH_MAX_MANIFEST_ROWS", 4_294_967_295, 1, 4_294_967_295),
     maxManifestBuckets: int(env, "S3BATCH_MAX_MANIFEST_BUCKETS", 1_000, 1, 100_000),

@@ -54,8 +54,11 @@ export async function childRecover(
     );
     return;
   }
+  // The dead holder's lease is released in the same write, so the new delivery takes it at once;
+  // the write also restarts the clock, so the child is re-driven at most once per lease period.
+  const { lease: _dead, ...released } = doc.value;
   try {
-    await ctx.store.replace(stateKey, { ...doc.value, updatedAt: new Date().toISOString() }, doc.etag);
+    await ctx.store.replace(stateKey, { ...released, updatedAt: new Date().toISOString() }, doc.etag);
   } catch (err) {
     if (err instanceof ConflictError) return; // a delivery took it meanwhile
     throw err;
@@ -125,10 +128,15 @@ async function failureReasonForEndpoint(ctx: Pick<Context, "store">, ref: ChildR
     const at = j.failureReasons.findIndex(
       (r) => r.FailureCode === EXHAUSTED_CODE && r.FailureReason.startsWith(prefix),
     );
-    const shards = at === -1 ? 1 : Number(/(\d+) shards?/.exec(j.failureReasons[at]?.FailureReason ?? "")?.[1] ?? 1) + 1;
+    const shards =
+      at === -1 ? 1 : Number(/(\d+) shards?/.exec(j.failureReasons[at]?.FailureReason ?? "")?.[1] ?? 1) + 1;
     const reason = {
       FailureCode: EXHAUSTED_CODE,
-      FailureReason: `${prefix}${shards} ${shards === 1 ? "shard" : "shards"} not completed; last: ${message}`.slice(0, 256),
+      FailureReason:
+        `${prefix}${shards} ${shards === 1 ? "shard" : "shards"} not completed; last: ${message}`.slice(
+          0,
+          256,
+        ),
     };
     const failureReasons = [...j.failureReasons];
     if (at === -1) failureReasons.push(reason);

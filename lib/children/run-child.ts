@@ -4,7 +4,8 @@
 //   placement.ts    which rows are this endpoint's to run
 //   task-runner.ts  one task under the retry policy, riding out endpoint outages
 //   checkpoint.ts   outputs, the state commit and the progress marker
-// Every `checkpointRows` rows the child checkpoints and checks that the job is still Active.
+// Every `checkpointRows` rows, or `checkpointSeconds`, whichever comes first, the child
+// checkpoints and checks that the job is still Active.
 // When its time budget runs out it checkpoints, releases the lease and sends its own message
 // again, so no shard has to finish within one invocation.
 import type { Budget } from "../budget.ts";
@@ -135,12 +136,16 @@ async function runShard(
 
   let next = { row: state.nextRow, byte: span.startByte };
   let since = 0;
+  let lastCheckpoint = Date.now();
+  const due = () =>
+    ++since >= ctx.settings.checkpointRows || Date.now() - lastCheckpoint >= ctx.settings.checkpointSeconds * 1000;
   for await (const { entry, outcome } of mapOrdered(rows(), gw.endpoint.maxConcurrency, run)) {
     if (!outcome) break; // stopped before it had an outcome: it runs in the next attempt
     writer.add(entry.row.index, outcome, soleHolder(plan.routing, ref.endpointId, entry.row.bucket));
     next = { row: entry.row.index + 1, byte: entry.end };
-    if (++since >= ctx.settings.checkpointRows && next.row < end && !stop.aborted) {
+    if (due() && next.row < end && !stop.aborted) {
       since = 0;
+      lastCheckpoint = Date.now();
       await checkpoint("running");
       if ((await jobGet(ctx.store, ref))?.value.status !== "Active") return settle(writer, lease, "stopped");
     }

@@ -13,7 +13,7 @@ import { childRecover } from "../children/recover.ts";
 import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import { ConflictError } from "../errors.ts";
-import { leaseLive } from "../leases/lease.ts";
+import { type LeaseFields, leaseLive } from "../leases/lease.ts";
 import type { PollMessage } from "../queue/messages.ts";
 import { initialMergeState, type MergeState, mergeFinish } from "../report/merge-state.ts";
 import type { Stored } from "../store/json-store.ts";
@@ -49,10 +49,19 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
 
 const leaseMs = (ctx: Deps) => ctx.settings.leaseSeconds * 1000;
 
-/** Bumps a lease document (restarting its clock) and sends the step's message again. */
-async function redrive<T>(ctx: Deps, key: string, doc: Stored<T>, send: () => Promise<void>): Promise<void> {
+/**
+ * Releases a lapsed lease (restarting the document's clock, so a step is re-driven at most once
+ * per lease period) and sends the step's message again.
+ */
+async function redrive<T extends LeaseFields>(
+  ctx: Deps,
+  key: string,
+  doc: Stored<T>,
+  send: () => Promise<void>,
+): Promise<void> {
+  const { lease: _dead, ...released } = doc.value;
   try {
-    await ctx.store.replace(key, { ...doc.value, redrivenAt: new Date().toISOString() }, doc.etag);
+    await ctx.store.replace(key, { ...released, redrivenAt: new Date().toISOString() }, doc.etag);
   } catch (err) {
     if (err instanceof ConflictError) return; // someone took it meanwhile
     throw err;
