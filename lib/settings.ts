@@ -109,7 +109,7 @@ export function loadSettings(
     shardRows: int(env, "S3BATCH_SHARD_ROWS", 10_000, 1, 10_000_000),
     maxShards: int(env, "S3BATCH_MAX_SHARDS", 10_000, 1, 100_000),
     checkpointRows: int(env, "S3BATCH_CHECKPOINT_ROWS", 1_000, 1, 1_000_000),
-    checkpointSeconds: int(env, "S3BATCH_CHECKPOINT_SECONDS", 5, 1, 3_600),
+    checkpointSeconds: int(env, "S3BATCH_CHECKPOINT_SECONDS", 3, 1, 3_600),
     pollDelaySeconds: int(env, "S3BATCH_POLL_DELAY_SECONDS", 2, 0, 900),
     maxManifestRows: int(env, "S3BATCH_MAX_MANIFEST_ROWS", 4_294_967_295, 1, 4_294_967_295),
     maxManifestBuckets: int(env, "S3BATCH_MAX_MANIFEST_BUCKETS", 1_000, 1, 100_000),

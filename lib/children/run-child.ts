@@ -138,7 +138,8 @@ async function runShard(
   let since = 0;
   let lastCheckpoint = Date.now();
   const due = () =>
-    ++since >= ctx.settings.checkpointRows || Date.now() - lastCheckpoint >= ctx.settings.checkpointSeconds * 1000;
+    ++since >= ctx.settings.checkpointRows ||
+    Date.now() - lastCheckpoint >= ctx.settings.checkpointSeconds * 1000;
   for await (const { entry, outcome } of mapOrdered(rows(), gw.endpoint.maxConcurrency, run)) {
     if (!outcome) break; // stopped before it had an outcome: it runs in the next attempt
     writer.add(entry.row.index, outcome, soleHolder(plan.routing, ref.endpointId, entry.row.bucket));

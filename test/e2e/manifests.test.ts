@@ -174,6 +174,7 @@ describe("S3BatchOperations_CSV_20180820", () => {
     expect(r.job.Status).toBe("Failed");
     expect(r.job.FailureReasons?.[0]?.FailureCode).toBe("InvalidManifestContent");
     expect(r.job.FailureReasons?.[0]?.FailureReason).toMatch(why);
+    expect(r.report).toBe(false);
   });
 
   it("fails a job whose manifest ETag does not match", async () => {

@@ -80,10 +80,17 @@ describe("serverless package", () => {
 
   it("feeds dispatch, child, poll and merge from queues with DLQs and partial batch failures", () => {
     const mappings = ofType("AWS::Lambda::EventSourceMapping").map(([, r]) => r.Properties);
-    expect(mappings).toHaveLength(4);
+    // Four queues, and the four DLQs, which the poll function (the reconciler) consumes.
+    expect(mappings).toHaveLength(8);
     for (const m of mappings) expect(m.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
     const targets = mappings.map((m) => JSON.stringify(m.EventSourceArn)).sort();
-    expect(targets.join()).toMatch(/ChildQueue.*DispatchQueue.*MergeQueue.*PollQueue/);
+    expect(targets.join()).toMatch(
+      /ChildDLQ.*ChildQueue.*DispatchDLQ.*DispatchQueue.*MergeDLQ.*MergeQueue.*PollDLQ.*PollQueue/,
+    );
+    const poll = ofType("AWS::Lambda::EventSourceMapping")
+      .filter(([, r]) => /DLQ/.test(JSON.stringify(r.Properties.EventSourceArn)))
+      .map(([, r]) => JSON.stringify(r.Properties.FunctionName));
+    for (const f of poll) expect(f).toContain("PollLambdaFunction");
     for (const name of ["Dispatch", "Child", "Poll", "Merge"]) {
       const queue = resources[`${name}Queue`];
       expect(queue?.Properties.RedrivePolicy.deadLetterTargetArn).toEqual({

@@ -3,7 +3,6 @@
 // left open, and progress resumes within 30 s of each kill. (bench/stress-kill.ts is the large
 // version: 100,000 rows and 20 kills.)
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { type Context, createContext } from "../../lib/context.ts";
@@ -13,19 +12,17 @@ import { loadSettings } from "../../lib/settings.ts";
 import { readText } from "../helpers/buckets.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient } from "../helpers/clients.ts";
 import { createJobInput, createReportedJob, describeJob } from "../helpers/jobs.ts";
-import { deploymentEnv, killRepeatedly, ProgressWatch, RuntimeProcess } from "../helpers/kill-harness.ts";
+import {
+  deploymentEnv,
+  freePort,
+  killRepeatedly,
+  ProgressWatch,
+  RuntimeProcess,
+} from "../helpers/kill-harness.ts";
 import { mixedScenario, tagMismatches } from "../helpers/mixed-scenario.ts";
 
 const ROWS = 10_000;
 const KILLS = 5;
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const address = server.address();
-  await new Promise<void>((r) => server.close(() => r()));
-  return typeof address === "object" && address ? address.port : 0;
-}
 
 let proc: RuntimeProcess | undefined;
 let ctx: Context | undefined;
@@ -82,6 +79,7 @@ describe("a runtime killed mid-job", () => {
     const sample = Array.from({ length: 2500 }, (_, i) => i * 4);
     expect(await tagMismatches(a, b, s, TagSet, sample)).toEqual([]);
     const stalls = watch.stallsAfter(kills);
+    console.log(`status at each kill: ${watch.statusAt(kills).join(", ")}`);
     expect(Math.max(...stalls)).toBeLessThanOrEqual(30_000);
     console.log(
       `kills: ${kills.length}, stalls after each (s): ${stalls.map((x) => (x / 1000).toFixed(1)).join(", ")}`,

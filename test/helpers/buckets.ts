@@ -5,6 +5,7 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   type S3Client,
@@ -42,4 +43,15 @@ export async function readText(s3: S3Client, bucket: string, key: string): Promi
 export async function listKeys(s3: S3Client, bucket: string, prefix = ""): Promise<string[]> {
   const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key ?? "").sort();
+}
+
+/** Whether the object exists: only a 404 says no; any other error is thrown. */
+export async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (err) {
+    if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) return false;
+    throw err;
+  }
 }

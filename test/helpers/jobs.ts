@@ -9,7 +9,7 @@ import {
   type S3ControlClient,
 } from "@aws-sdk/client-s3-control";
 import { reportKeys } from "../../lib/report/layout.ts";
-import { readText } from "./buckets.ts";
+import { objectExists, readText } from "./buckets.ts";
 import { ACCOUNT_ID } from "./clients.ts";
 
 export const ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/batch-operations`;
@@ -103,6 +103,9 @@ export async function finishReportedJob(
   timeoutMs?: number,
 ) {
   const job = await waitForJob(control, created.jobId, undefined, timeoutMs);
+  // A job that failed before it ran (a bad manifest, say) writes no report at all.
+  if (!(await objectExists(reports, reportBucket, created.keys.manifest)))
+    return { job, ...created, report: false, succeeded: "", failed: "" };
   // The report's manifest.json lists the files written; a file it does not list has no rows.
   const manifest = JSON.parse(await readText(reports, reportBucket, created.keys.manifest)) as {
     Results: { TaskExecutionStatus: string; Key: string }[];
@@ -111,7 +114,7 @@ export async function finishReportedJob(
     const listed = manifest.Results.find((r) => r.TaskExecutionStatus === s);
     return listed ? readText(reports, reportBucket, listed.Key) : "";
   };
-  return { job, ...created, succeeded: await file("succeeded"), failed: await file("failed") };
+  return { job, ...created, report: true, succeeded: await file("succeeded"), failed: await file("failed") };
 }
 
 /**

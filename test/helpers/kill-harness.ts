@@ -5,6 +5,7 @@
 // watched while the API (in the killed process) is down.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { listProgress } from "../../lib/children/progress.ts";
@@ -116,7 +117,7 @@ export class RuntimeProcess {
 
 /** Samples a job's progress (tasks its children have checkpointed, +1 once it ended) every 250 ms. */
 export class ProgressWatch {
-  readonly samples: { at: number; done: number }[] = [];
+  readonly samples: { at: number; done: number; status: string }[] = [];
   private running = true;
   private loop: Promise<void>;
 
@@ -135,7 +136,7 @@ export class ProgressWatch {
           done += p.succeeded + p.failed + p.missing;
         const job = await jobGet(this.ctx.store, this.ref);
         if (job && TERMINAL_STATUSES.includes(job.value.status)) done++;
-        this.samples.push({ at: Date.now(), done });
+        this.samples.push({ at: Date.now(), done, status: job?.value.status ?? "" });
       } catch {
         // A sample the emulator could not answer is simply missing from the series.
       }
@@ -146,6 +147,11 @@ export class ProgressWatch {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+  }
+
+  /** The job's status at each kill time. */
+  statusAt(kills: number[]): string[] {
+    return kills.map((k) => [...this.samples].reverse().find((s) => s.at <= k)?.status ?? "");
   }
 
   /** For each kill time, how long until progress moved past where it stood at the kill (ms). */
@@ -174,4 +180,13 @@ export async function killRepeatedly(
     await proc.start();
   }
   return at;
+}
+
+/** A port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const address = server.address();
+  await new Promise<void>((r) => server.close(() => r()));
+  return typeof address === "object" && address ? address.port : 0;
 }
