@@ -8,9 +8,9 @@
 
 import type { CreateJobCommandInput } from "@aws-sdk/client-s3-control";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { ensureQueues, queueEnv } from "../lib/provision.ts";
 import { loadSettings } from "../lib/settings.ts";
-import { emulatedEndpoints } from "../runtime/local/emulators.ts";
-import { ensureQueues, queueEnv } from "../runtime/local/resources.ts";
+import { emulatedEndpoints } from "../runtime/common/emulated.ts";
 import { startLocalRuntime } from "../runtime/local/runtime.ts";
 import { ACCOUNT_ID, s3ControlClient, TEST_CREDENTIALS } from "../test/helpers/clients.ts";
 import { createJob, createJobInput, waitForJob } from "../test/helpers/jobs.ts";

@@ -18,10 +18,10 @@ import { createContext } from "../lib/context.ts";
 import { paths } from "../lib/jobs/paths.ts";
 import { buildPlan, type Plan, type ShardList } from "../lib/jobs/plan.ts";
 import { jobGet } from "../lib/jobs/store.ts";
+import { ensureBucket } from "../lib/provision.ts";
 import { type ReportManifest, reportKeys, reportLine } from "../lib/report/layout.ts";
 import { mergeJob } from "../lib/report/merge.ts";
 import { loadSettings } from "../lib/settings.ts";
-import { ensureBucket } from "../runtime/local/resources.ts";
 import {
   expectedRow,
   resetSyntheticJob,

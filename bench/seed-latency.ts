@@ -2,9 +2,10 @@
 // real local runtime on the emulators. Prints one JSON line and a table.
 // Run: node --import tsx bench/seed-latency.ts [runs]   (starts the emulators if needed)
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { ensureQueues, queueEnv } from "../lib/provision.ts";
 import { loadSettings } from "../lib/settings.ts";
-import { emulatedEndpoints, startEmulators } from "../runtime/local/emulators.ts";
-import { ensureQueues, queueEnv } from "../runtime/local/resources.ts";
+import { emulatedEndpoints } from "../runtime/common/emulated.ts";
+import { startEmulators } from "../runtime/local/emulators.ts";
 import { startLocalRuntime } from "../runtime/local/runtime.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "../test/helpers/clients.ts";
 import { createJob, createJobInput, waitForJob } from "../test/helpers/jobs.ts";

@@ -1,7 +1,7 @@
 // Everything a handler needs, built once per process from settings: the job store on the
 // control endpoint, the pipeline queues, and the gateway client pool.
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { createS3Client, EndpointClients } from "./endpoints/clients.ts";
+import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
+import { createS3Client, EndpointClients, type HttpHandlerFactory } from "./endpoints/clients.ts";
 import { PipelineQueue } from "./queue/sqs-queue.ts";
 import { CONTROL_SDK_RETRY } from "./retry/policy.ts";
 import type { Settings } from "./settings.ts";
@@ -16,8 +16,13 @@ export interface Context {
   log: Logger;
 }
 
+export interface ContextOptions {
+  /** The runtime adapter's HTTP handler (the Node runtime's pooled keep-alive sockets). */
+  httpHandler?: HttpHandlerFactory;
+}
+
 /** Builds the context; `component` names the function in its log lines. */
-export function createContext(settings: Settings, component: string): Context {
+export function createContext(settings: Settings, component: string, o: ContextOptions = {}): Context {
   const { endpoint, region } = settings.control;
   const controlS3 = createS3Client({
     ...(endpoint ? { endpoint } : {}),
@@ -25,13 +30,32 @@ export function createContext(settings: Settings, component: string): Context {
     forcePathStyle: Boolean(endpoint),
     maxSockets: 64,
     retry: CONTROL_SDK_RETRY,
+    ...(o.httpHandler ? { httpHandler: o.httpHandler } : {}),
   });
-  const sqs = new SQSClient({ region, ...(endpoint ? { endpoint } : {}), ...CONTROL_SDK_RETRY });
+  const sqs = new SQSClient({
+    region,
+    ...(endpoint ? { endpoint } : {}),
+    ...CONTROL_SDK_RETRY,
+    ...(o.httpHandler ? { requestHandler: o.httpHandler(64) as SQSClientConfig["requestHandler"] } : {}),
+  });
+  const store = new JsonStore(controlS3, settings.internalBucket);
+  const log = createLogger(component, settings.logLevel);
   return {
     settings,
-    store: new JsonStore(controlS3, settings.internalBucket),
+    store,
     queue: new PipelineQueue(sqs, settings.queues),
-    gateways: new EndpointClients(settings.endpoints, settings.outageWindowSeconds * 1000),
-    log: createLogger(component, settings.logLevel),
+    gateways: new EndpointClients(settings.endpoints, settings.outageWindowSeconds * 1000, o.httpHandler, {
+      store,
+      holder: holderId(),
+      leaseMs: settings.leaseSeconds * 1000,
+      log,
+    }),
+    log,
   };
+}
+
+/** This process's (or Lambda container's) name among the holders of gateway budgets. */
+function holderId(): string {
+  const pid = (globalThis as { process?: { pid?: number } }).process?.pid;
+  return `${pid ?? "p"}-${crypto.randomUUID().slice(0, 8)}`;
 }

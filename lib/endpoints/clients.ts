@@ -1,12 +1,15 @@
-// S3 clients with long-lived pooled connections: one client per endpoint, keep-alive sockets
-// capped at the endpoint's concurrency, the SDK's retries as retry/policy.ts sets them, and the
+// S3 clients: one client per endpoint, the SDK's retries as retry/policy.ts sets them, and the
 // endpoint's availability as this process sees it. A limiter per endpoint caps in-flight
-// operations across all the children that one process runs.
+// operations across all the children that one process runs. The HTTP handler comes from the
+// runtime adapter (the Node runtime pools keep-alive sockets, capped at the endpoint's
+// concurrency); without one, the SDK's own default for the runtime is used.
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
 import pLimit, { type LimitFunction } from "p-limit";
 import { gatewaySdkRetry } from "../retry/policy.ts";
+import type { JsonStore } from "../store/json-store.ts";
+import type { Logger } from "../util/logger.ts";
 import { EndpointAvailability } from "./availability.ts";
+import { SharedBudget } from "./budget.ts";
 import type { Credentials, Endpoint } from "./config.ts";
 
 export interface S3ClientOptions {
@@ -17,24 +20,23 @@ export interface S3ClientOptions {
   maxSockets: number;
   /** The SDK's retry settings (retry/policy.ts). */
   retry: Pick<S3ClientConfig, "maxAttempts" | "retryMode" | "retryStrategy">;
+  httpHandler?: HttpHandlerFactory;
 }
 
-/** A keep-alive S3 client. */
+/** Makes the runtime's HTTP handler for a client with `maxSockets` requests in flight. */
+export type HttpHandlerFactory = (maxSockets: number) => S3ClientConfig["requestHandler"];
+
+/** An S3 client; its HTTP handler is the adapter's, or the SDK's default with timeouts set. */
 export function createS3Client(o: S3ClientOptions): S3Client {
-  const agent = { keepAlive: true, maxSockets: o.maxSockets };
   return new S3Client({
     region: o.region,
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     ...(o.credentials ? { credentials: o.credentials } : {}),
     forcePathStyle: o.forcePathStyle ?? false,
     ...o.retry,
-    requestHandler: new NodeHttpHandler({
-      httpAgent: agent,
-      httpsAgent: agent,
-      connectionTimeout: 5_000,
-      // A request that stops moving for this long is dropped: an unavailability, retried.
-      socketTimeout: 120_000,
-    }),
+    requestHandler: o.httpHandler
+      ? o.httpHandler(o.maxSockets)
+      : { connectionTimeout: 5_000, requestTimeout: 0, socketTimeout: 120_000 },
     // Only checksum when an operation requires it: several S3-compatible gateways reject or
     // mishandle the newer default CRC32 trailers.
     requestChecksumCalculation: "WHEN_REQUIRED",
@@ -53,9 +55,14 @@ export interface EndpointClient {
 export class EndpointClients {
   readonly byId = new Map<string, EndpointClient>();
 
+  readonly budgets: SharedBudget[] = [];
+
   constructor(
     readonly endpoints: Endpoint[],
     outageWindowMs = 15 * 60_000,
+    httpHandler?: HttpHandlerFactory,
+    /** Where the deployment-wide budgets live; without it each process keeps its own limit only. */
+    shared?: { store: JsonStore; holder: string; leaseMs: number; log: Logger },
   ) {
     for (const endpoint of endpoints) {
       this.byId.set(endpoint.id, {
@@ -67,10 +74,23 @@ export class EndpointClients {
           forcePathStyle: endpoint.forcePathStyle,
           maxSockets: endpoint.maxConcurrency,
           retry: gatewaySdkRetry(),
+          ...(httpHandler ? { httpHandler } : {}),
         }),
         limit: pLimit(endpoint.maxConcurrency),
         availability: new EndpointAvailability(endpoint.id, outageWindowMs),
       });
+      if (shared) {
+        const budget = new SharedBudget(
+          shared.store,
+          endpoint.id,
+          endpoint.maxConcurrency,
+          shared.holder,
+          shared.leaseMs,
+          shared.log,
+        );
+        budget.install(this.get(endpoint.id).s3);
+        this.budgets.push(budget);
+      }
     }
   }
 
@@ -85,6 +105,7 @@ export class EndpointClients {
   }
 
   destroy(): void {
+    for (const b of this.budgets) b.stop();
     for (const c of this.byId.values()) c.s3.destroy();
   }
 }

@@ -75,6 +75,12 @@ export function awsInvoker(region: string): Invoker {
   };
 }
 
+/** The region in a function ARN (`arn:aws:lambda:<region>:<account>:function:<name>`). */
+export function regionOfArn(arn: string): string | undefined {
+  const region = arn.split(":")[3];
+  return region && /^[a-z]{2}(-[a-z]+)+-\d+$/.test(region) ? region : undefined;
+}
+
 function payload(spec: LambdaSpec, t: TaskContext, row: TaskRow, taskId: string): string {
   const v2 = spec.InvocationSchemaVersion === "2.0";
   const task = v2
@@ -119,7 +125,9 @@ export function lambdaInvokeOperation(spec: LambdaSpec): Operation {
         return outcomeFromError(err);
       }
       const url = t.settings.lambdaFunctions[spec.FunctionArn];
-      const invoke = url ? httpInvoker(url) : awsInvoker(t.settings.control.region);
+      const invoke = url
+        ? httpInvoker(url)
+        : awsInvoker(regionOfArn(spec.FunctionArn) ?? t.settings.control.region);
       const taskId = crypto.randomUUID();
       let last: TaskOutcome = { kind: "failed", http: 500, code: "TemporaryFailure", message: "not invoked" };
       for (let attempt = 1; attempt <= t.settings.lambdaAttempts; attempt++) {

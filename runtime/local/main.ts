@@ -6,9 +6,10 @@
 // (the queue loops only: more of them, on other hosts, share one control endpoint) or `api`.
 // A worker never starts emulators: it joins a deployment whose endpoints it is given.
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { loadSettings } from "../../lib/settings.ts";
-import { emulatedEndpoints, startEmulators, stopEmulators } from "./emulators.ts";
-import { ensureQueues, queueEnv } from "./resources.ts";
+import { EMBEDDED_API_KEYS, emulatedEndpoints } from "../common/emulated.ts";
+import { startEmulators, stopEmulators } from "./emulators.ts";
 import { startLocalRuntime } from "./runtime.ts";
 
 // The SDK's default credential chain reads process.env, so settings made here go there too.
@@ -42,9 +43,7 @@ async function main(): Promise<void> {
   }
   if (embedded && !env.S3BATCH_API_KEYS) {
     // The embedded setup accepts the LocalStack-style key test/test for account 123456789012.
-    env.S3BATCH_API_KEYS = JSON.stringify([
-      { accessKeyId: "test", secretAccessKey: "test", accountId: "123456789012" },
-    ]);
+    env.S3BATCH_API_KEYS = EMBEDDED_API_KEYS;
     console.log(
       "API key: access key id test, secret test, account 123456789012 (set S3BATCH_API_KEYS to change)",
     );
@@ -55,6 +54,8 @@ async function main(): Promise<void> {
     ...(mode === "worker" ? {} : { port: Number(env.S3BATCH_PORT ?? 8787) }),
     hostname: env.S3BATCH_HOST ?? "127.0.0.1",
     queues: mode !== "api",
+    // A worker joins a deployment whose internal bucket exists (and may not be allowed to create one).
+    createBucket: mode !== "worker",
     ...(env.S3BATCH_CHILD_WORKERS ? { childWorkers: Number(env.S3BATCH_CHILD_WORKERS) } : {}),
   });
   if (runtime.url) console.log(`s3batch API listening on ${runtime.url}`);

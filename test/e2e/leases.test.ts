@@ -10,9 +10,9 @@ import { type Context, createContext } from "../../lib/context.ts";
 import { ConflictError } from "../../lib/errors.ts";
 import { paths } from "../../lib/jobs/paths.ts";
 import { leaseAcquire } from "../../lib/leases/lease.ts";
+import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { loadSettings } from "../../lib/settings.ts";
-import { emulatedEndpoints } from "../../runtime/local/emulators.ts";
-import { ensureBucket, ensureQueues, queueEnv } from "../../runtime/local/resources.ts";
+import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { ACCOUNT_ID, TEST_CREDENTIALS } from "../helpers/clients.ts";
 
 let ctx: Context;

@@ -1,7 +1,8 @@
 // Vitest global setup: the emulators every end-to-end test talks to, started by the project's
 // own script (installing them on a fresh machine) and stopped at the end if this run started them.
 import type { TestProject } from "vitest/node";
-import { type EmulatorUrls, startEmulators, stopEmulators } from "../../runtime/local/emulators.ts";
+import type { EmulatorUrls } from "../../runtime/common/emulated.ts";
+import { startEmulators, stopEmulators } from "../../runtime/local/emulators.ts";
 
 export const PORT_BASE = 4710;
 

@@ -13,8 +13,8 @@ import type { Context } from "../../lib/context.ts";
 import { TERMINAL_STATUSES } from "../../lib/jobs/model.ts";
 import type { JobRef } from "../../lib/jobs/paths.ts";
 import { jobGet } from "../../lib/jobs/store.ts";
-import { type EmulatorUrls, emulatedEndpoints } from "../../runtime/local/emulators.ts";
-import { ensureQueues, queueEnv } from "../../runtime/local/resources.ts";
+import { ensureQueues, queueEnv } from "../../lib/provision.ts";
+import { type EmulatorUrls, emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { ACCOUNT_ID, TEST_CREDENTIALS } from "./clients.ts";
 
 const root = join(import.meta.dirname, "../..");

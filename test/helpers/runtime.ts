@@ -3,9 +3,9 @@
 import { randomUUID } from "node:crypto";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { inject } from "vitest";
+import { ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { loadSettings } from "../../lib/settings.ts";
-import { type EmulatorUrls, emulatedEndpoints } from "../../runtime/local/emulators.ts";
-import { ensureQueues, queueEnv } from "../../runtime/local/resources.ts";
+import { type EmulatorUrls, emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import {
   type LocalRuntime,
   type LocalRuntimeOptions,

@@ -11,10 +11,10 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { type InvocationContext, localInvocation } from "../../lib/budget.ts";
-import type { SqsBatchResponse, SqsEvent } from "../../lib/queue/partial-batch.ts";
-import { redeliveryDelaySeconds } from "../../lib/retry/policy.ts";
-import type { Logger } from "../../lib/util/logger.ts";
+import { type InvocationContext, localInvocation } from "../budget.ts";
+import { redeliveryDelaySeconds } from "../retry/policy.ts";
+import type { Logger } from "../util/logger.ts";
+import type { SqsBatchResponse, SqsEvent } from "./partial-batch.ts";
 
 export interface PollerOptions {
   queueUrl: string;

@@ -1,4 +1,4 @@
-// Creates what serverless.yml creates on AWS, on the control endpoint: the internal bucket (with
+// Creates locally what serverless.yml creates on AWS, on the control endpoint: the internal bucket (with
 // the abort-incomplete-multipart lifecycle rule) and the four queues, each with a DLQ.
 import {
   CreateBucketCommand,
@@ -7,8 +7,8 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { QueueName } from "../../lib/queue/messages.ts";
-import type { QueueUrls } from "../../lib/queue/sqs-queue.ts";
+import type { QueueName } from "./queue/messages.ts";
+import type { QueueUrls } from "./queue/sqs-queue.ts";
 
 /**
  * The queues' settings. Visibility is short (the loops extend it while a message runs), so the

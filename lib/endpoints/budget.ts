@@ -1,0 +1,246 @@
+// A gateway's capacity as one budget for the whole deployment. An endpoint's `maxConcurrency` is
+// the number of requests that may be in flight to it from all workers together: local processes,
+// Lambda invocations, or both. The budget is shared through one document in the internal bucket,
+// `budget/<endpoint>.json`: each holder (a process, or a Lambda container) records the slots it
+// holds and how many it wants, and renews its entry every third of the lease. Slots are dealt
+// fairly among the holders that want some; a holder grows only into slots nobody records, and
+// shrinks (waits for its requests in flight to drop) before it records fewer, so the recorded
+// slots never add up to more than the budget, and neither do the requests in flight. A holder
+// that dies stops renewing; after the lease its slots are free again.
+//
+// Every request to the gateway takes a slot (an SDK middleware), from sending until its response
+// body has been read or dropped, so SDK retries, streamed downloads and multipart parts all count.
+import type { S3Client } from "@aws-sdk/client-s3";
+import { ConflictError } from "../errors.ts";
+import type { JsonStore } from "../store/json-store.ts";
+import type { Logger } from "../util/logger.ts";
+
+interface BudgetDoc {
+  holders: Record<string, { slots: number; want: number; at: number }>;
+}
+
+/**
+ * The fair deal of `budget` slots among holders wanting some: round-robin in holder order, each
+ * up to what it wants. Pure, so every holder computes the same deal from the same document.
+ */
+export function fairShares(budget: number, wants: Record<string, number>): Record<string, number> {
+  const ids = Object.keys(wants)
+    .filter((id) => (wants[id] ?? 0) > 0)
+    .sort();
+  const out: Record<string, number> = Object.fromEntries(ids.map((id) => [id, 0]));
+  let left = budget;
+  for (let progressed = true; left > 0 && progressed; ) {
+    progressed = false;
+    for (const id of ids) {
+      if (left === 0) break;
+      if ((out[id] ?? 0) < (wants[id] ?? 0)) {
+        out[id] = (out[id] ?? 0) + 1;
+        left--;
+        progressed = true;
+      }
+    }
+  }
+  return out;
+}
+
+/** What a holder may record next: its fair share, but never more than nobody else records. */
+export function nextSlots(budget: number, doc: BudgetDoc, me: string, want: number): number {
+  const wants = Object.fromEntries(Object.entries(doc.holders).map(([id, h]) => [id, h.want]));
+  wants[me] = want;
+  const share = fairShares(budget, wants)[me] ?? 0;
+  const others = Object.entries(doc.holders).reduce((n, [id, h]) => (id === me ? n : n + h.slots), 0);
+  return Math.max(0, Math.min(share, budget - others));
+}
+
+/** One endpoint's share of the deployment's budget, as this holder sees it. */
+export class SharedBudget {
+  private slots = 0;
+  /** Slots are good until then (server clock); a holder that could not renew holds none. */
+  private validUntil = 0;
+  private active = 0;
+  private readonly waiters: { resolve: () => void; signal?: AbortSignal }[] = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private ticking: Promise<void> | undefined;
+  private wanted = false;
+
+  constructor(
+    private readonly store: JsonStore,
+    readonly endpointId: string,
+    readonly budget: number,
+    private readonly holder: string,
+    private readonly leaseMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  private get key() {
+    return `budget/${this.endpointId}.json`;
+  }
+
+  private capacity(): number {
+    return this.store.serverNow() < this.validUntil ? this.slots : 0;
+  }
+
+  /** Requests waiting plus in flight: what this holder wants, up to the whole budget. */
+  private want(): number {
+    return Math.min(this.budget, this.active + this.waiters.length);
+  }
+
+  /** Waits for a slot (or for `signal`); returns the function that gives it back. */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.active < this.capacity()) this.active++;
+    else {
+      this.demand();
+      // A waiter is counted in `active` by wake(), when it hands it a slot.
+      await new Promise<void>((resolve, reject) => {
+        const waiter = { resolve, signal };
+        this.waiters.push(waiter);
+        signal?.addEventListener(
+          "abort",
+          () => {
+            const at = this.waiters.indexOf(waiter);
+            if (at === -1) return;
+            this.waiters.splice(at, 1);
+            reject(signal.reason ?? new Error("aborted"));
+          },
+          { once: true },
+        );
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      this.wake();
+    };
+  }
+
+  /** Hands free slots to waiters, in order. */
+  private wake(): void {
+    while (this.waiters.length > 0 && this.active < this.capacity()) {
+      const w = this.waiters.shift();
+      if (!w || w.signal?.aborted) continue;
+      this.active++;
+      w.resolve();
+    }
+  }
+
+  /** Starts renewing (and, when requests wait, asks for slots at once). */
+  private demand(): void {
+    this.wanted = true;
+    this.timer ??= setInterval(() => void this.tick(), this.leaseMs / 3);
+    void this.tick();
+  }
+
+  /** Reads the document, settles this holder's slots, writes its entry; one at a time. */
+  private tick(): Promise<void> {
+    this.ticking ??= this.settle()
+      .catch((err) => {
+        this.log.warn("budget update failed", { endpoint: this.endpointId, message: (err as Error).message });
+      })
+      .finally(() => {
+        this.ticking = undefined;
+      });
+    return this.ticking;
+  }
+
+  private async settle(): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const now = this.store.serverNow();
+      const doc =
+        (await this.store.get<BudgetDoc>(this.key)) ??
+        (await this.store.createOrGet<BudgetDoc>(this.key, { holders: {} }));
+      const holders = Object.fromEntries(
+        Object.entries(doc.value.holders).filter(
+          ([id, h]) => id === this.holder || now - h.at < this.leaseMs,
+        ),
+      );
+      const want = this.want();
+      const target = nextSlots(this.budget, { holders }, this.holder, want);
+      // Shrink before recording fewer slots: the requests in flight must fit the new number.
+      if (target < this.slots) {
+        this.slots = target;
+        while (this.active > target) await new Promise((r) => setTimeout(r, 20));
+      }
+      if (want === 0 && target === 0) delete holders[this.holder];
+      else holders[this.holder] = { slots: target, want, at: now };
+      try {
+        await this.store.replace(this.key, { holders }, doc.etag);
+      } catch (err) {
+        if (err instanceof ConflictError) continue;
+        throw err;
+      }
+      this.slots = target;
+      this.validUntil = now + this.leaseMs;
+      this.wake();
+      if (want === 0 && this.wanted) {
+        this.wanted = false;
+        if (this.timer) clearInterval(this.timer);
+        this.timer = undefined;
+      }
+      return;
+    }
+  }
+
+  /** Takes a slot for every request `s3` sends, held until its response body is done with. */
+  install(s3: S3Client): void {
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const signal = (context as { abortSignal?: AbortSignal }).abortSignal;
+        const release = await this.acquire(signal);
+        try {
+          const out = await next(args);
+          holdUntilRead(out.response as { body?: unknown }, release);
+          return out;
+        } catch (err) {
+          release();
+          throw err;
+        }
+      },
+      { step: "finalizeRequest", priority: "low", name: `s3batchBudget-${this.endpointId}` },
+    );
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** Gives the slot back when the response body has been read, failed or been dropped. */
+function holdUntilRead(response: { body?: unknown } | undefined, release: () => void): void {
+  const body = response?.body as
+    | { on?: (event: string, f: () => void) => void; readableEnded?: boolean; destroyed?: boolean }
+    | ReadableStream<Uint8Array>
+    | undefined;
+  if (body && "on" in body && typeof body.on === "function") {
+    if (body.readableEnded || body.destroyed) return release();
+    body.on("close", release);
+    body.on("end", release);
+    body.on("error", release);
+    return;
+  }
+  if (body instanceof ReadableStream && response) {
+    const reader = body.getReader();
+    response.body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        try {
+          const { value, done } = await reader.read();
+          if (done) {
+            release();
+            c.close();
+          } else c.enqueue(value);
+        } catch (err) {
+          release();
+          c.error(err);
+        }
+      },
+      cancel(why) {
+        release();
+        return reader.cancel(why);
+      },
+    });
+    return;
+  }
+  release();
+}

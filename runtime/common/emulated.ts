@@ -1,0 +1,45 @@
+// What the Node and Deno runtimes share about the embedded emulators: the endpoints
+// localstack/start.sh prints, and the endpoint document for the two emulated gateways. Starting
+// the script is each runtime's own business (child_process on Node, Deno.Command on Deno).
+
+export interface EmulatorUrls {
+  control: string;
+  gatewayA: string;
+  gatewayB: string;
+}
+
+/** The URLs in start.sh's output (`NAME=value` lines). */
+export function parseStartOutput(out: string): EmulatorUrls {
+  const vars = new Map(
+    out
+      .trim()
+      .split("\n")
+      .map((l) => l.split("=", 2) as [string, string]),
+  );
+  const get = (name: string) => {
+    const v = vars.get(name);
+    if (!v) throw new Error(`localstack/start.sh printed no ${name}`);
+    return v;
+  };
+  return {
+    control: get("S3BATCH_CONTROL_URL"),
+    gatewayA: get("S3BATCH_GATEWAY_A_URL"),
+    gatewayB: get("S3BATCH_GATEWAY_B_URL"),
+  };
+}
+
+/** The endpoint document for the two emulated gateways. */
+export function emulatedEndpoints(
+  urls: Pick<EmulatorUrls, "gatewayA" | "gatewayB">,
+  credentials = { accessKeyId: "test", secretAccessKey: "test" },
+) {
+  return JSON.stringify([
+    { id: "gateway-a", url: urls.gatewayA, region: "us-east-1", credentials, forcePathStyle: true },
+    { id: "gateway-b", url: urls.gatewayB, region: "us-east-1", credentials, forcePathStyle: true },
+  ]);
+}
+
+/** The embedded setup's API key: LocalStack's test/test, for account 123456789012. */
+export const EMBEDDED_API_KEYS = JSON.stringify([
+  { accessKeyId: "test", secretAccessKey: "test", accountId: "123456789012" },
+]);

@@ -1,0 +1,52 @@
+// The shared gateway budget's deal, against an oracle: holders with changing wants tick in random
+// order (each reads the document, settles its slots, writes its entry); whatever the order, the
+// recorded slots never add up to more than the budget, and once wants are still each holder gets
+// its fair share.
+import { describe, expect, it } from "vitest";
+import { fairShares, nextSlots } from "../../lib/endpoints/budget.ts";
+
+function rng(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("gateway budget", () => {
+  it("deals slots round-robin, up to each holder's want, never more than the budget", () => {
+    expect(fairShares(8, { a: 10, b: 10 })).toEqual({ a: 4, b: 4 });
+    expect(fairShares(8, { a: 1, b: 10, c: 10 })).toEqual({ a: 1, b: 4, c: 3 });
+    expect(fairShares(8, { a: 2, b: 0 })).toEqual({ a: 2 });
+    expect(fairShares(3, { c: 5, a: 5, b: 5, d: 5 })).toEqual({ a: 1, b: 1, c: 1, d: 0 });
+  });
+
+  it("never records more than the budget, and converges to the fair deal, in 500 random schedules", () => {
+    for (let seed = 1; seed <= 500; seed++) {
+      const rand = rng(seed);
+      const budget = 1 + Math.floor(rand() * 32);
+      const ids = Array.from({ length: 1 + Math.floor(rand() * 6) }, (_, i) => `h${i}`);
+      const doc = { holders: {} as Record<string, { slots: number; want: number; at: number }> };
+      const wants: Record<string, number> = {};
+      const tick = (id: string) => {
+        const want = wants[id] ?? 0;
+        const slots = nextSlots(budget, doc, id, want);
+        if (want === 0 && slots === 0) delete doc.holders[id];
+        else doc.holders[id] = { slots, want, at: 0 };
+        const total = Object.values(doc.holders).reduce((n, h) => n + h.slots, 0);
+        if (total > budget) throw new Error(`seed ${seed}: ${total} slots recorded of ${budget}`);
+      };
+      for (let step = 0; step < 200; step++) {
+        const id = ids[Math.floor(rand() * ids.length)] as string;
+        if (rand() < 0.3) wants[id] = Math.floor(rand() * 40);
+        tick(id);
+      }
+      // Wants stand still: two rounds in any order reach the fair deal.
+      for (let round = 0; round < 2 * ids.length; round++) for (const id of ids) tick(id);
+      const fair = fairShares(budget, wants);
+      for (const id of ids) expect(doc.holders[id]?.slots ?? 0, `seed ${seed} ${id}`).toBe(fair[id] ?? 0);
+    }
+  });
+});
