@@ -14,6 +14,8 @@ export interface Context {
   queue: PipelineQueue;
   gateways: EndpointClients;
   log: Logger;
+  /** This process's (or Lambda container's) id: in gateway budgets, child states and logs. */
+  workerId: string;
 }
 
 export interface ContextOptions {
@@ -39,18 +41,20 @@ export function createContext(settings: Settings, component: string, o: ContextO
     ...(o.httpHandler ? { requestHandler: o.httpHandler(64) as SQSClientConfig["requestHandler"] } : {}),
   });
   const store = new JsonStore(controlS3, settings.internalBucket);
-  const log = createLogger(component, settings.logLevel);
+  const workerId = holderId();
+  const log = createLogger(component, settings.logLevel, undefined, { worker: workerId });
   return {
     settings,
     store,
     queue: new PipelineQueue(sqs, settings.queues),
     gateways: new EndpointClients(settings.endpoints, settings.outageWindowSeconds * 1000, o.httpHandler, {
       store,
-      holder: holderId(),
+      holder: workerId,
       leaseMs: settings.leaseSeconds * 1000,
       log,
     }),
     log,
+    workerId,
   };
 }
 

@@ -47,3 +47,17 @@ exec 9>"$cache/install.lock"
 flock 9
 install_venv localstack "$here/requirements-localstack.txt" 2026-02-27T00:00:00Z
 install_venv moto "$here/requirements-moto.txt" 2026-03-09T00:00:00Z
+
+# A third gateway of another make, for `npm run test:gateways`: Versity's S3 gateway over a POSIX
+# directory, built once from the Go module proxy (about two minutes) and cached like the venvs.
+# shellcheck source=versions.sh
+source "$here/versions.sh"
+if [[ "${S3BATCH_THIRD_GATEWAY:-}" == "1" ]]; then
+  bin="$cache/versitygw-$VERSITYGW_VERSION/versitygw"
+  if [[ ! -x "$bin" ]]; then
+    echo "building versitygw $VERSITYGW_VERSION into $cache (one-off, a few minutes)" >&2
+    # Some Go tools refuse to start with the machine's AWS_CA_BUNDLE set.
+    env -u AWS_CA_BUNDLE GOBIN="$cache/versitygw-$VERSITYGW_VERSION" \
+      go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" >&2
+  fi
+fi

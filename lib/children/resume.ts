@@ -39,6 +39,10 @@ export async function childTakeOver(ctx: Context, msg: ChildMessage, job: JobRec
   const acquired = await leaseAcquire<ChildState>(store, key, newAttempt(), {
     initial: () => initialChildState(ref, msg.span),
     finished: childSettled,
+    take: (s) => ({
+      ...s,
+      workers: [...(s.workers ?? []).filter((w) => w !== ctx.workerId), ctx.workerId].slice(-8),
+    }),
     leaseMs: ctx.settings.leaseSeconds * 1000,
     log: ctx.log,
   });

@@ -50,6 +50,8 @@ export interface ChildState extends LeaseFields, Counts {
   marker?: string;
   /** Why an exhausted child stopped: the failed rows' code and message. */
   exhausted?: { code: string; message: string };
+  /** The workers (process or Lambda container ids) that took this child, latest last. */
+  workers?: string[];
   /** When this endpoint was first seen down, for an outage that spans a handover (epoch ms). */
   downSince?: number;
   startedAt: string;

@@ -40,6 +40,8 @@ export interface AcquireOptions<T extends LeaseFields> {
   initial?: () => T;
   /** A document the step has settled: nothing to take. */
   finished: (value: T) => boolean;
+  /** What else the take writes (the child records which worker took it). */
+  take?: (value: T) => T;
   leaseMs: number;
   log: Logger;
 }
@@ -60,12 +62,13 @@ export async function leaseAcquire<T extends LeaseFields>(
     if (o.finished(doc.value)) return { kind: "finished", doc };
     if (doc.value.lease && doc.value.lease.attempt !== attempt && leaseLive(doc, o.leaseMs))
       return { kind: "busy", doc };
-    const value: T = {
+    const taken: T = {
       ...doc.value,
       lease: { attempt, renewedAt: new Date().toISOString() },
       attempts: doc.value.attempts + 1,
       stalled: doc.value.stalled + 1,
     };
+    const value = o.take ? o.take(taken) : taken;
     try {
       const etag = await store.replace(key, value, doc.etag);
       return { kind: "held", lease: new Lease(store, key, value, etag, attempt, o.leaseMs, o.log) };

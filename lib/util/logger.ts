@@ -23,12 +23,23 @@ export function createLogger(
   component: string,
   level: Level = "info",
   sink: (line: string) => void = (l) => console.error(l),
+  /** Fields on every line (the worker's id, say). */
+  base: Record<string, unknown> = {},
 ): Logger {
   const at =
     (lvl: Level) =>
     (msg: string, fields: Record<string, unknown> = {}) => {
       if (LEVELS[lvl] < LEVELS[level]) return;
-      sink(JSON.stringify({ t: new Date().toISOString(), level: lvl, component, msg, ...redact(fields) }));
+      sink(
+        JSON.stringify({
+          t: new Date().toISOString(),
+          level: lvl,
+          component,
+          ...base,
+          msg,
+          ...redact(fields),
+        }),
+      );
     };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

@@ -1,30 +1,91 @@
-// SQS delivers at least once. Every pipeline message delivered twice (during the run, and
-// again after the job completed) must leave the job and its report exactly as one delivery does.
+// SQS delivers at least once. Every pipeline message delivered twice (during the run, through a
+// proxy that sends every message twice on the wire, and again after the job completed) must leave
+// the job and its report exactly as one delivery does: on the Node runtime and under Deno.
+import { randomUUID } from "node:crypto";
 import {
   GetObjectTaggingCommand,
   HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { S3ControlClient } from "@aws-sdk/client-s3-control";
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { createContext } from "../../lib/context.ts";
 import { paths } from "../../lib/jobs/paths.ts";
 import type { ShardList } from "../../lib/jobs/plan.ts";
-import type { PipelineMessage } from "../../lib/queue/messages.ts";
+import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
+import { loadSettings } from "../../lib/settings.ts";
+import type { JsonStore } from "../../lib/store/json-store.ts";
+import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { readText } from "../helpers/buckets.ts";
-import { ACCOUNT_ID } from "../helpers/clients.ts";
+import { ACCOUNT_ID, gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
+import { startDenoRuntime } from "../helpers/deno-runtime.ts";
+import { startDuplicatingProxy } from "../helpers/duplicating-proxy.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
-import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
+import { startTestRuntime } from "../helpers/runtime.ts";
 import { seedScenario } from "../helpers/seed.ts";
 
-let t: TestRuntime;
-beforeAll(async () => {
-  // Two rows per shard and a checkpoint after every row: many children, many checkpoints.
-  t = await startTestRuntime({ S3BATCH_SHARD_ROWS: "2", S3BATCH_CHECKPOINT_ROWS: "1" });
+const emulators = inject("emulators");
+const a = gatewayClient(emulators.gatewayA);
+const b = gatewayClient(emulators.gatewayB);
+const sqs = new SQSClient({
+  region: "us-east-1",
+  endpoint: emulators.control,
+  credentials: TEST_CREDENTIALS,
 });
+const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
-  await t?.stop();
+  for (const c of cleanups.reverse()) await c();
+  for (const c of [a, b, sqs]) c.destroy();
 });
+
+// Two rows per shard and a checkpoint after every row: many children, many checkpoints.
+const SETTINGS = { S3BATCH_SHARD_ROWS: "2", S3BATCH_CHECKPOINT_ROWS: "1", S3BATCH_POLL_DELAY_SECONDS: "1" };
+
+interface Under {
+  control: S3ControlClient;
+  /** The internal bucket, read directly. */
+  store: JsonStore;
+  queues: string[];
+}
+
+async function nodeRuntime(proxy: string): Promise<Under> {
+  const t = await startTestRuntime({ ...SETTINGS, AWS_ENDPOINT_URL: proxy });
+  cleanups.push(() => t.stop());
+  return {
+    control: t.control,
+    store: t.runtime.ctx.store,
+    queues: Object.values(t.runtime.ctx.settings.queues),
+  };
+}
+
+async function denoRuntime(proxy: string): Promise<Under> {
+  const id = randomUUID().slice(0, 8);
+  const env = {
+    AWS_ENDPOINT_URL: proxy,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
+    S3BATCH_API_KEYS: JSON.stringify([{ ...TEST_CREDENTIALS, accountId: ACCOUNT_ID }]),
+    S3BATCH_INTERNAL_BUCKET: `s3batch-deno-${id}`,
+    S3BATCH_PORT: "0",
+    S3BATCH_LOG_LEVEL: "warn",
+    ...queueEnv(await ensureQueues(sqs, `deno-${id}`)),
+    ...SETTINGS,
+  };
+  const ctx = createContext(loadSettings({ ...env, AWS_ENDPOINT_URL: emulators.control }), "observer");
+  await ensureBucket(ctx.store.s3, env.S3BATCH_INTERNAL_BUCKET);
+  const deno = await startDenoRuntime(env);
+  const control = s3ControlClient(deno.url);
+  cleanups.push(() => {
+    control.destroy();
+    deno.stop();
+    ctx.gateways.destroy();
+  });
+  return { control, store: ctx.store, queues: Object.values(ctx.settings.queues) };
+}
 
 const SPACED_KEY = "dir/with space,comma.txt";
 const MANIFEST = [
@@ -47,8 +108,8 @@ async function put(s3: S3Client, Key: string) {
 async function reportSnapshot(jobId: string) {
   const snapshot: Record<string, { etag: string; body: string }> = {};
   for (const [name, s3] of [
-    ["a", t.gatewayA],
-    ["b", t.gatewayB],
+    ["a", a],
+    ["b", b],
   ] as const) {
     const manifestKey = `JobReport/RestoreReports/job-${jobId}/manifest.json`;
     const manifest = JSON.parse(await readText(s3, "pool2", manifestKey));
@@ -60,13 +121,12 @@ async function reportSnapshot(jobId: string) {
   return snapshot;
 }
 
-async function queuesDrained(): Promise<void> {
+async function queuesDrained(urls: string[]): Promise<void> {
   const deadline = Date.now() + 60_000;
-  const urls = Object.values(t.runtime.ctx.settings.queues);
   for (;;) {
     let pending = 0;
     for (const QueueUrl of urls) {
-      const out = await t.runtime.ctx.queue.sqs.send(
+      const out = await sqs.send(
         new GetQueueAttributesCommand({
           QueueUrl,
           AttributeNames: [
@@ -84,33 +144,26 @@ async function queuesDrained(): Promise<void> {
   }
 }
 
-describe("duplicate delivery", () => {
+describe.each([
+  ["the Node runtime", nodeRuntime],
+  ["Deno", denoRuntime],
+])("duplicate delivery on %s", (_, start) => {
   it("gives the same job and report when every message is delivered twice, during and after the run", async () => {
     // Prepare
-    const manifest = await seedScenario(t.gatewayA, t.gatewayB, {
-      manifestBody: MANIFEST,
-      storageClass: "STANDARD",
-    });
-    for (const key of ["a1", "a2", "both1", SPACED_KEY]) await put(t.gatewayA, key);
-    for (const key of ["b1", "b2", "b3", "both1"]) await put(t.gatewayB, key);
-    const queue = t.runtime.ctx.queue;
-    const sent: PipelineMessage[] = [];
-    const { send, sendAll } = { send: queue.send.bind(queue), sendAll: queue.sendAll.bind(queue) };
-    queue.send = async (m, delay) => {
-      sent.push(m);
-      await Promise.all([send(m, delay), send(m, delay)]);
-    };
-    queue.sendAll = async (ms) => {
-      sent.push(...ms);
-      await sendAll([...ms, ...ms]);
-    };
+    const proxy = await startDuplicatingProxy(emulators.control);
+    cleanups.push(() => proxy.close());
+    const under = await start(proxy.url);
+    const manifest = await seedScenario(a, b, { manifestBody: MANIFEST, storageClass: "STANDARD" });
+    for (const key of ["a1", "a2", "both1", SPACED_KEY]) await put(a, key);
+    for (const key of ["b1", "b2", "b3", "both1"]) await put(b, key);
 
     // Act: the whole run with every message doubled
-    const jobId = await createJob(t.control, createJobInput(manifest, { S3PutObjectTagging: { TagSet } }));
-    const job = await waitForJob(t.control, jobId);
-    await queuesDrained();
-    queue.send = send;
-    queue.sendAll = sendAll;
+    const jobId = await createJob(
+      under.control,
+      createJobInput(manifest, { S3PutObjectTagging: { TagSet } }),
+    );
+    const job = await waitForJob(under.control, jobId, undefined, 120_000);
+    await queuesDrained(under.queues);
 
     // Assess: exactly one report row per task, in manifest order
     expect(job.Status).toBe("Complete");
@@ -132,24 +185,27 @@ describe("duplicate delivery", () => {
         .split("\n")
         .map((l) => l.split(",").slice(0, 6).join(",")),
     ).toEqual(["pool,missing1,,failed,404,NoSuchKey", "pool,missing2,,failed,404,NoSuchKey"]);
-    for (const s3 of [t.gatewayA, t.gatewayB]) {
+    for (const s3 of [a, b]) {
       const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: "pool", Key: "both1" }));
       expect(tags.TagSet).toEqual(TagSet);
     }
-    const plan = (await t.runtime.ctx.store.get<ShardList>(paths.shards({ accountId: ACCOUNT_ID, jobId })))
-      ?.value;
-    expect(plan?.shards).toHaveLength(5);
+    const shards = (await under.store.get<ShardList>(paths.shards({ accountId: ACCOUNT_ID, jobId })))?.value;
+    expect(shards?.shards).toHaveLength(5);
 
-    // Act: deliver every kind of message once more after completion
-    const jobBefore = await t.runtime.ctx.store.getBytes(paths.job({ accountId: ACCOUNT_ID, jobId }));
-    const kinds = new Set(sent.map((m) => m.type));
-    expect(kinds).toEqual(new Set(["dispatch", "child", "poll", "merge"]));
-    await queue.sendAll(sent);
-    await queuesDrained();
+    // Act: deliver every message of the run once more, after completion
+    const ref = { accountId: ACCOUNT_ID, jobId };
+    const jobBefore = await under.store.getBytes(paths.job(ref));
+    const mine = proxy.sent.filter((m) => m.body.includes(jobId));
+    expect(new Set(mine.map((m) => (JSON.parse(m.body) as { type: string }).type))).toEqual(
+      new Set(["dispatch", "child", "poll", "merge"]),
+    );
+    for (const m of mine)
+      await sqs.send(new SendMessageCommand({ QueueUrl: m.queueUrl, MessageBody: m.body }));
+    await queuesDrained(under.queues);
 
     // Assess: nothing was rewritten
-    const jobAfter = await t.runtime.ctx.store.getBytes(paths.job({ accountId: ACCOUNT_ID, jobId }));
+    const jobAfter = await under.store.getBytes(paths.job(ref));
     expect(jobAfter?.etag).toBe(jobBefore?.etag);
     expect(await reportSnapshot(jobId)).toEqual(before);
-  });
+  }, 300_000);
 });

@@ -1,10 +1,9 @@
 // The seed scenario end to end: the real API, queues, functions and report, on two gateways.
-import { GetObjectTaggingCommand, HeadObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { GetObjectTaggingCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listKeys, readText } from "../helpers/buckets.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
-import { expectSeedOutcome, seedScenario } from "../helpers/seed.ts";
+import { expectSeedOutcome, expectSeedReport, seedScenario } from "../helpers/seed.ts";
 
 let t: TestRuntime;
 beforeAll(async () => {
@@ -13,21 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-const REPORT_PREFIX = "JobReport/RestoreReports";
-
-async function readReport(jobId: string) {
-  const perGateway = [];
-  for (const s3 of [t.gatewayA, t.gatewayB]) {
-    const manifest = JSON.parse(await readText(s3, "pool2", `${REPORT_PREFIX}/job-${jobId}/manifest.json`));
-    const rows = { succeeded: [] as string[], failed: [] as string[] };
-    for (const r of manifest.Results as { TaskExecutionStatus: "succeeded" | "failed"; Key: string }[]) {
-      rows[r.TaskExecutionStatus].push(...(await readText(s3, "pool2", r.Key)).trim().split("\n"));
-    }
-    perGateway.push({ manifest, rows, keys: await listKeys(s3, "pool2", `${REPORT_PREFIX}/job-${jobId}/`) });
-  }
-  return perGateway;
-}
 
 describe("seed scenario", () => {
   it("restores obj1 on gateway A and obj2 on gateway B and reports missing-obj as NoSuchKey", async () => {
@@ -45,26 +29,7 @@ describe("seed scenario", () => {
 
     // Assess
     expectSeedOutcome(job);
-    const reports = await readReport(jobId);
-    for (const report of reports) {
-      expect(report.manifest).toMatchObject({
-        Format: "Report_CSV_20180820",
-        ReportSchema: expect.any(String),
-      });
-      expect(report.manifest.Results.map((r: { Bucket: string }) => r.Bucket)).toEqual(["pool2", "pool2"]);
-      expect(report.rows.succeeded).toEqual([
-        "pool,obj1,,succeeded,200,,Successful",
-        "pool,obj2,,succeeded,200,,Successful",
-      ]);
-      expect(report.rows.failed).toHaveLength(1);
-      expect(report.rows.failed[0]).toMatch(/^pool,missing-obj,,failed,404,NoSuchKey,/);
-    }
-    expect(reports[0]?.keys).toEqual(reports[1]?.keys);
-    for (const s3 of [t.gatewayA, t.gatewayB]) {
-      const open = await s3.send(new ListMultipartUploadsCommand({ Bucket: "pool2" }));
-      expect(open.Uploads ?? []).toEqual([]);
-    }
-    expect(reports[0]?.manifest).toEqual(reports[1]?.manifest);
+    await expectSeedReport(t.gatewayA, t.gatewayB, jobId);
 
     const obj1 = await t.gatewayA.send(new HeadObjectCommand({ Bucket: "pool", Key: "obj1" }));
     const obj2 = await t.gatewayB.send(new HeadObjectCommand({ Bucket: "pool", Key: "obj2" }));
@@ -90,12 +55,6 @@ describe("seed scenario", () => {
     const tagsB = await t.gatewayB.send(new GetObjectTaggingCommand({ Bucket: "pool", Key: "obj2" }));
     expect(tagsA.TagSet).toEqual(TagSet);
     expect(tagsB.TagSet).toEqual(TagSet);
-    for (const report of await readReport(jobId)) {
-      expect(report.rows.succeeded).toEqual([
-        "pool,obj1,,succeeded,200,,Successful",
-        "pool,obj2,,succeeded,200,,Successful",
-      ]);
-      expect(report.rows.failed[0]).toMatch(/^pool,missing-obj,,failed,404,NoSuchKey,/);
-    }
+    await expectSeedReport(t.gatewayA, t.gatewayB, jobId);
   });
 });

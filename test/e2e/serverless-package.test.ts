@@ -1,10 +1,8 @@
 // serverless.yml packages offline (osls + serverless-esbuild) into the stack the design names.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { packaged } from "../helpers/lambda-harness.ts";
 
 const root = join(import.meta.dirname, "../..");
 const out = join(root, ".serverless");
@@ -14,14 +12,7 @@ type Resource = { Type: string; Properties: Record<string, Json> };
 let resources: Record<string, Resource>;
 
 beforeAll(() => {
-  rmSync(out, { recursive: true, force: true });
-  execFileSync("npx", ["osls", "package", "--stage", "ci"], {
-    cwd: root,
-    env: { ...process.env, SLS_TELEMETRY_DISABLED: "1", SLS_NOTIFICATIONS_MODE: "off" },
-    stdio: "pipe",
-  });
-  const template = JSON.parse(readFileSync(join(out, "cloudformation-template-update-stack.json"), "utf8"));
-  resources = template.Resources;
+  resources = packaged().Resources;
 }, 180_000);
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -36,24 +27,6 @@ describe("serverless package", () => {
     }
     for (const name of ["api", "dispatch", "child", "poll", "merge"])
       expect(existsSync(join(out, `${name}.zip`))).toBe(true);
-  });
-
-  it("produces bundles that load and answer as Lambda handlers", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "s3batch-bundle-"));
-    execFileSync("python3", ["-m", "zipfile", "-e", join(out, "child.zip"), dir]);
-    const bundle = await import(pathToFileURL(join(dir, "functions/child.mjs")).href);
-    Object.assign(process.env, {
-      S3BATCH_ENDPOINTS: '[{"id":"a","url":"http://127.0.0.1:1"}]',
-      S3BATCH_QUEUE_URL_DISPATCH: "http://127.0.0.1:1/q/d",
-      S3BATCH_QUEUE_URL_CHILD: "http://127.0.0.1:1/q/c",
-      S3BATCH_QUEUE_URL_POLL: "http://127.0.0.1:1/q/p",
-      S3BATCH_QUEUE_URL_MERGE: "http://127.0.0.1:1/q/m",
-      S3BATCH_LOG_LEVEL: "error",
-    });
-    // A message of an unknown schema version is refused, so SQS keeps it for its DLQ.
-    const res = await bundle.handler({ Records: [{ messageId: "m1", body: '{"v":9,"type":"child"}' }] });
-    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("configures every function from the deploy parameters, never with a secret of its own", () => {

@@ -1,0 +1,2 @@
+# Pinned versions the emulator scripts share.
+VERSITYGW_VERSION=v1.8.0

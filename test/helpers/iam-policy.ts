@@ -1,0 +1,109 @@
+// What a request to the control endpoint needs in IAM terms, and whether a policy grants it. A
+// recording proxy (real sockets, in front of the control endpoint) sees every request the
+// functions send; each is mapped to its IAM action and resource ARN as AWS documents them for
+// S3 (REST, path style) and SQS (the JSON protocol), and checked against the role's statements.
+import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
+
+export interface Needed {
+  action: string;
+  resource: string;
+  /** The request, for a readable failure. */
+  what: string;
+}
+
+export interface Statement {
+  Effect: "Allow" | "Deny";
+  Action: string | string[];
+  Resource: string | string[];
+}
+
+const glob = (pattern: string) =>
+  new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+
+/** Whether the statements allow `action` on `resource` (Allow without a matching Deny). */
+export function allowed(statements: Statement[], action: string, resource: string): boolean {
+  const matches = (s: Statement) =>
+    [s.Action].flat().some((a) => glob(a).test(action)) &&
+    [s.Resource].flat().some((r) => glob(r).test(resource));
+  return (
+    statements.some((s) => s.Effect === "Allow" && matches(s)) &&
+    !statements.some((s) => s.Effect === "Deny" && matches(s))
+  );
+}
+
+/** The IAM action and resource of one S3 REST request (path style). */
+export function s3Needs(method: string, url: URL): Needed {
+  const [, bucket = "", ...rest] = url.pathname.split("/");
+  const key = decodeURIComponent(rest.join("/"));
+  const q = url.searchParams;
+  const what = `${method} ${url.pathname}${url.search}`;
+  const object = `arn:aws:s3:::${bucket}/${key}`;
+  const bucketArn = `arn:aws:s3:::${bucket}`;
+  if (!bucket) return { action: "s3:ListAllMyBuckets", resource: "*", what };
+  if (!key) {
+    if (method === "GET" && q.has("uploads"))
+      return { action: "s3:ListBucketMultipartUploads", resource: bucketArn, what };
+    if (method === "GET" || method === "HEAD") return { action: "s3:ListBucket", resource: bucketArn, what };
+    if (method === "PUT" && q.has("lifecycle"))
+      return { action: "s3:PutLifecycleConfiguration", resource: bucketArn, what };
+    if (method === "PUT") return { action: "s3:CreateBucket", resource: bucketArn, what };
+    return { action: `s3:${method}Bucket?`, resource: bucketArn, what };
+  }
+  if (method === "GET" || method === "HEAD") return { action: "s3:GetObject", resource: object, what };
+  if (method === "DELETE" && q.has("uploadId"))
+    return { action: "s3:AbortMultipartUpload", resource: object, what };
+  if (method === "DELETE") return { action: "s3:DeleteObject", resource: object, what };
+  if (method === "PUT" || method === "POST") return { action: "s3:PutObject", resource: object, what };
+  return { action: `s3:${method}Object?`, resource: object, what };
+}
+
+/** The IAM action and resource of one SQS JSON-protocol request. */
+export function sqsNeeds(target: string, body: string, account: string, region: string): Needed {
+  const op = target.replace(/^AmazonSQS\./, "").replace(/Batch$/, "");
+  const url = (JSON.parse(body || "{}") as { QueueUrl?: string }).QueueUrl ?? "";
+  const name = url.slice(url.lastIndexOf("/") + 1);
+  return {
+    action: `sqs:${op}`,
+    resource: `arn:aws:sqs:${region}:${account}:${name}`,
+    what: `${target} ${name}`,
+  };
+}
+
+/** A proxy in front of the control endpoint that records what each request needs. */
+export async function startRecordingProxy(
+  target: string,
+  account: string,
+  region: string,
+): Promise<{ url: string; needed: Needed[]; close(): Promise<void> }> {
+  const to = new URL(target);
+  const needed: Needed[] = [];
+  const server = createServer(async (req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const amzTarget = req.headers["x-amz-target"];
+    if (typeof amzTarget === "string") needed.push(sqsNeeds(amzTarget, body.toString(), account, region));
+    else needed.push(s3Needs(req.method ?? "GET", new URL(req.url ?? "/", "http://x")));
+    const upstream = httpRequest(
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on("error", () => req.socket.destroy());
+    upstream.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    needed,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
