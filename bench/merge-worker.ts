@@ -60,9 +60,10 @@ async function drain(body: { transformToWebStream(): ReadableStream<Uint8Array> 
 }
 
 async function setup() {
+  // The internal bucket first: every gateway request takes a slot of the budget kept there.
+  await ensureBucket(ctx.store.s3, ctx.settings.internalBucket);
   await ensureBucket(home.s3, options.manifestBucket);
   await ensureBucket(home.s3, options.reportBucket);
-  await ensureBucket(ctx.store.s3, ctx.settings.internalBucket);
   const started = performance.now();
   await writeSyntheticJob(ctx, options);
   const md5 = { succeeded: await createMD5(), failed: await createMD5() };

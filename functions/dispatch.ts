@@ -1,5 +1,5 @@
 // SQS → dispatch: prepare a new job and start it.
-import { dispatchHandler } from "../lib/handlers.ts";
+import { dispatchHandler } from "../lib/handlers/dispatch.ts";
 import { fromEnv } from "../lib/lambda.ts";
 
 export const handler = fromEnv("dispatch", dispatchHandler);

@@ -58,10 +58,12 @@ export class SharedBudget {
   /** Slots are good until then (server clock); a holder that could not renew holds none. */
   private validUntil = 0;
   private active = 0;
-  private readonly waiters: { resolve: () => void; signal?: AbortSignal }[] = [];
+  private readonly waiters: { resolve: () => void; signal?: AbortSignal | undefined }[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private ticking: Promise<void> | undefined;
   private wanted = false;
+  /** Why the last settlement failed, while it keeps failing. */
+  private failing: string | undefined;
 
   constructor(
     private readonly store: JsonStore,
@@ -85,7 +87,11 @@ export class SharedBudget {
     return Math.min(this.budget, this.active + this.waiters.length);
   }
 
-  /** Waits for a slot (or for `signal`); returns the function that gives it back. */
+  /**
+   * Waits for a slot (or for `signal`); returns the function that gives it back. A wait that
+   * outlasts three leases while the budget cannot be settled fails as the endpoint's
+   * unavailability, so the retry policy and the outage window take over.
+   */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     if (this.active < this.capacity()) this.active++;
     else {
@@ -94,16 +100,26 @@ export class SharedBudget {
       await new Promise<void>((resolve, reject) => {
         const waiter = { resolve, signal };
         this.waiters.push(waiter);
-        signal?.addEventListener(
-          "abort",
-          () => {
-            const at = this.waiters.indexOf(waiter);
-            if (at === -1) return;
-            this.waiters.splice(at, 1);
-            reject(signal.reason ?? new Error("aborted"));
-          },
-          { once: true },
-        );
+        const drop = (err: unknown) => {
+          const at = this.waiters.indexOf(waiter);
+          if (at === -1) return;
+          this.waiters.splice(at, 1);
+          clearTimeout(timer);
+          reject(err);
+        };
+        const timer = setTimeout(() => {
+          if (this.failing)
+            drop(
+              Object.assign(new Error(`the budget of ${this.endpointId} cannot be read: ${this.failing}`), {
+                name: "BudgetUnavailable",
+              }),
+            );
+        }, 3 * this.leaseMs);
+        waiter.resolve = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        signal?.addEventListener("abort", () => drop(signal.reason ?? new Error("aborted")), { once: true });
       });
     }
     let released = false;
@@ -135,8 +151,12 @@ export class SharedBudget {
   /** Reads the document, settles this holder's slots, writes its entry; one at a time. */
   private tick(): Promise<void> {
     this.ticking ??= this.settle()
+      .then(() => {
+        this.failing = undefined;
+      })
       .catch((err) => {
-        this.log.warn("budget update failed", { endpoint: this.endpointId, message: (err as Error).message });
+        this.failing = (err as Error).message;
+        this.log.warn("budget update failed", { endpoint: this.endpointId, message: this.failing });
       })
       .finally(() => {
         this.ticking = undefined;

@@ -1,13 +1,17 @@
 // The queue loops of a runtime that is not Lambda (the local Node runtime, the Deno runtime, a
 // worker process): one long-poll loop set per pipeline queue, calling the same handlers Lambda
-// calls (lib/handlers.ts), and loops on the four dead-letter queues calling the poll function, as
+// calls (lib/handlers/), and loops on the four dead-letter queues calling the poll function, as
 // its event source mappings do on AWS.
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "../context.ts";
-import { childHandler, dispatchHandler, mergeHandler, pollHandler, type SqsHandler } from "../handlers.ts";
+import { childHandler } from "../handlers/child.ts";
+import { dispatchHandler } from "../handlers/dispatch.ts";
+import { mergeHandler } from "../handlers/merge.ts";
+import { pollHandler } from "../handlers/poll.ts";
 import { QUEUE_SETTINGS } from "../provision.ts";
 import type { QueueName } from "./messages.ts";
 import { SqsPoller } from "./poller.ts";
+import type { SqsHandler } from "./sqs-handler.ts";
 
 export interface QueueLoopOptions {
   /** Concurrent child invocations (Lambda's reserved concurrency for the child function). */

@@ -24,7 +24,12 @@ const THROTTLE_NAMES = new Set([
   "ServiceUnavailable",
 ]);
 
-const UNAVAILABLE_NAMES = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException"]);
+const UNAVAILABLE_NAMES = new Set([
+  "TimeoutError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "BudgetUnavailable",
+]);
 
 const NETWORK_CODES = new Set([
   "ECONNREFUSED",

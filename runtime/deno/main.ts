@@ -1,12 +1,12 @@
 // `npm run start:deno`: the local runtime under Deno, as `npm start` is on Node: without configured
 // endpoints it starts the emulators through localstack/start.sh, creates the queues and the
 // internal bucket, serves the S3 Control API with Deno.serve and runs the queue loops, all with
-// the same handlers (lib/handlers.ts). S3BATCH_MODE (all, worker, api) as on Node.
+// the same handlers (lib/handlers/). S3BATCH_MODE (all, worker, api) as on Node.
 // Run: deno run --allow-net --allow-env --allow-read --allow-run --allow-sys runtime/deno/main.ts
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createContext } from "../../lib/context.ts";
 import { readEnv } from "../../lib/env.ts";
-import { apiApp } from "../../lib/handlers.ts";
+import { apiApp } from "../../lib/handlers/api.ts";
 import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { startQueueLoops } from "../../lib/queue/loops.ts";
 import { loadSettings } from "../../lib/settings.ts";

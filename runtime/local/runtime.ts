@@ -4,7 +4,7 @@
 import { serve } from "@hono/node-server";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { type Context, createContext } from "../../lib/context.ts";
-import { apiApp } from "../../lib/handlers.ts";
+import { apiApp } from "../../lib/handlers/api.ts";
 import { ensureBucket } from "../../lib/provision.ts";
 import { type QueueLoopOptions, startQueueLoops } from "../../lib/queue/loops.ts";
 import type { Settings } from "../../lib/settings.ts";

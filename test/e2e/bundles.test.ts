@@ -5,12 +5,10 @@
 // batches of the template's batch size, with partial-batch responses honoured, for the others.
 // Then the same scenario again with every message delivered twice.
 import { randomUUID } from "node:crypto";
-import { CreateBucketCommand, PutBucketLifecycleConfigurationCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutBucketLifecycleConfigurationCommand, S3Client } from "@aws-sdk/client-s3";
 import { S3ControlClient } from "@aws-sdk/client-s3-control";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createContext } from "../../lib/context.ts";
-import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { ACCOUNT_ID, gatewayClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
@@ -50,17 +48,12 @@ async function localResources(t: Template): Promise<Locals> {
     region: "us-east-1",
     accountId: "000000000000",
   };
-  const s3 = createContext(
-    loadSettings({
-      AWS_ENDPOINT_URL: emulators.control,
-      S3BATCH_ENDPOINTS: emulatedEndpoints(emulators),
-      S3BATCH_QUEUE_URL_DISPATCH: "-",
-      S3BATCH_QUEUE_URL_CHILD: "-",
-      S3BATCH_QUEUE_URL_POLL: "-",
-      S3BATCH_QUEUE_URL_MERGE: "-",
-    }),
-    "setup",
-  ).store.s3;
+  const s3 = new S3Client({
+    region: "us-east-1",
+    endpoint: emulators.control,
+    forcePathStyle: true,
+    credentials: TEST_CREDENTIALS,
+  });
   const bucket = `s3batch-bundle-${id}`;
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   const rules = t.Resources.InternalBucket?.Properties.LifecycleConfiguration.Rules;

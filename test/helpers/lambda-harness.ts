@@ -1,5 +1,5 @@
 // The deployed artifact, run as Lambda would run it: the zips `osls package` writes, each function
-// in a process of its own (lambda-host.ts) with its template entry's handler and environment;
+// in a process of its own (lambda-host.mjs) with its template entry's handler and environment;
 // its queues' event source mappings played by pumps that receive with the template's batch size,
 // invoke with Lambda-shaped SQS events and honour partial-batch responses; the HTTP API played by
 // an SDK request handler that turns every signed request into an API Gateway HTTP API (payload
@@ -110,6 +110,7 @@ export function resolve(value: Json, l: Locals): Json {
 export class LambdaHost {
   private proc: ChildProcess | undefined;
   private port = 0;
+  private running = true;
   invocations = 0;
 
   constructor(
@@ -120,17 +121,21 @@ export class LambdaHost {
   ) {}
 
   async start(): Promise<void> {
-    const proc = spawn(process.execPath, ["--import", "tsx", join(root, "test/helpers/lambda-host.ts")], {
-      cwd: this.dir,
-      env: {
-        ...process.env,
-        ...this.env,
-        LAMBDA_BUNDLE_DIR: this.dir,
-        LAMBDA_HANDLER: this.handler,
-        LAMBDA_NAME: this.name,
+    const proc = spawn(
+      process.execPath,
+      [join(root, "test/helpers/lambda-host.mjs")],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          ...this.env,
+          LAMBDA_BUNDLE_DIR: this.dir,
+          LAMBDA_HANDLER: this.handler,
+          LAMBDA_NAME: this.name,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     this.proc = proc;
     let seen = "";
     this.port = await new Promise<number>((resolvePort, reject) => {
@@ -148,6 +153,10 @@ export class LambdaHost {
       });
       proc.once("exit", (code) => reject(new Error(`${this.name} exited with ${code}:\n${seen}`)));
     });
+    // A function that dies mid-test says why.
+    proc.once("exit", (code, signal) => {
+      if (this.running) console.error(`${this.name} exited (${code ?? signal}):\n${seen.slice(-3000)}`);
+    });
   }
 
   async invoke<R>(event: unknown, remainingMs: number): Promise<R> {
@@ -163,6 +172,7 @@ export class LambdaHost {
   }
 
   stop(): void {
+    this.running = false;
     this.proc?.kill("SIGTERM");
   }
 }

@@ -3,6 +3,7 @@
 // (NODE_OPTIONS included). It takes invocations over loopback HTTP: POST / with
 // {"event": ..., "remainingMs": n}, and answers the handler's result (or {"errorType", ...}).
 // Environment: LAMBDA_BUNDLE_DIR, LAMBDA_HANDLER ("functions/child.handler"), LAMBDA_NAME.
+// Plain JavaScript, like the bundle itself: no loader runs inside the function's heap limit.
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -13,18 +14,15 @@ const name = process.env.LAMBDA_NAME ?? "function";
 const dot = handlerString.lastIndexOf(".");
 const file = `${handlerString.slice(0, dot)}.mjs`;
 const exported = handlerString.slice(dot + 1);
-const mod = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
-const handler = mod[exported] as (event: unknown, context: unknown) => Promise<unknown>;
+const mod = await import(pathToFileURL(join(dir, file)).href);
+const handler = mod[exported];
 if (typeof handler !== "function") throw new Error(`${file} exports no ${exported}`);
 
 let invocations = 0;
 const server = createServer(async (req, res) => {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const { event, remainingMs } = JSON.parse(Buffer.concat(chunks).toString()) as {
-    event: unknown;
-    remainingMs: number;
-  };
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const { event, remainingMs } = JSON.parse(Buffer.concat(chunks).toString());
   const deadline = Date.now() + remainingMs;
   const context = {
     functionName: name,
@@ -43,7 +41,7 @@ const server = createServer(async (req, res) => {
     res.end(JSON.stringify(result ?? null));
   } catch (err) {
     res.writeHead(200, { "content-type": "application/json", "x-amz-function-error": "Unhandled" });
-    res.end(JSON.stringify({ errorType: (err as Error).name, errorMessage: (err as Error).message }));
+    res.end(JSON.stringify({ errorType: err.name, errorMessage: err.message }));
   }
 });
 server.listen(0, "127.0.0.1", () => {
