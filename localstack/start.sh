@@ -3,9 +3,7 @@
 #   control   LocalStack (SQS + the internal bucket)  port S3BATCH_PORT_BASE
 #   gateway a LocalStack (S3)                          port S3BATCH_PORT_BASE+1
 #   gateway b moto_server (S3)                         port S3BATCH_PORT_BASE+2
-#   control  moto_server with IAM enforcement, off until a test turns it on (S3, SQS, IAM)
-#            for the least-privilege test            port S3BATCH_PORT_BASE+3
-#   gateway c versitygw (S3 over a POSIX directory)   port S3BATCH_PORT_BASE+4, only with
+#   gateway c versitygw (S3 over a POSIX directory)   port S3BATCH_PORT_BASE+3, only with
 #            S3BATCH_THIRD_GATEWAY=1 (npm run test:gateways)
 # Gateway b is moto, not a third LocalStack: LocalStack instances share one temp folder per bucket
 # name for large objects, and the seed scenario has bucket "pool" on both gateways.
@@ -30,8 +28,6 @@ healthy() { # name port
     # Unsigned requests are refused: any S3 answer means it is up.
     versitygw) curl -sS -m 2 "http://127.0.0.1:$2/" 2>/dev/null | grep -q "<Error>" ;;
     moto) curl -fsS -m 2 "http://127.0.0.1:$2/" 2>/dev/null | grep -q ListAllMyBucketsResult ;;
-    # While IAM is enforced ListBuckets is refused; moto's own API answers either way.
-    moto-iam) curl -sS -m 2 "http://127.0.0.1:$2/moto-api/reset-auth" 2>/dev/null | grep -q "POST" ;;
     *) curl -fsS -m 2 "http://127.0.0.1:$2/_localstack/health" 2>/dev/null | grep -q '"s3": "\(available\|running\)"' ;;
   esac
 }
@@ -63,7 +59,6 @@ start_moto() { # name port
 start_localstack control "$base" s3,sqs
 start_localstack gateway-a "$((base + 1))" s3
 start_moto moto "$((base + 2))"
-start_moto moto-iam "$((base + 3))"
 
 start_versitygw() { # name port
   local name="$1" port="$2"
@@ -73,7 +68,7 @@ start_versitygw() { # name port
     posix "$state/$name-data" >"$state/$name.log" 2>&1 </dev/null &
   echo $! >"$state/$name.pid"
 }
-if [[ "${S3BATCH_THIRD_GATEWAY:-}" == "1" ]]; then start_versitygw versitygw "$((base + 4))"; fi
+if [[ "${S3BATCH_THIRD_GATEWAY:-}" == "1" ]]; then start_versitygw versitygw "$((base + 3))"; fi
 
 wait_healthy() { # name port
   for _ in $(seq 1 240); do
@@ -91,11 +86,9 @@ wait_healthy() { # name port
 wait_healthy control "$base"
 wait_healthy gateway-a "$((base + 1))"
 wait_healthy moto "$((base + 2))"
-wait_healthy moto-iam "$((base + 3))"
-if [[ "${S3BATCH_THIRD_GATEWAY:-}" == "1" ]]; then wait_healthy versitygw "$((base + 4))"; fi
+if [[ "${S3BATCH_THIRD_GATEWAY:-}" == "1" ]]; then wait_healthy versitygw "$((base + 3))"; fi
 
 echo "S3BATCH_CONTROL_URL=http://127.0.0.1:$base"
 echo "S3BATCH_GATEWAY_A_URL=http://127.0.0.1:$((base + 1))"
 echo "S3BATCH_GATEWAY_B_URL=http://127.0.0.1:$((base + 2))"
-echo "S3BATCH_CONTROL_IAM_URL=http://127.0.0.1:$((base + 3))"
-if [[ "${S3BATCH_THIRD_GATEWAY:-}" == "1" ]]; then echo "S3BATCH_GATEWAY_C_URL=http://127.0.0.1:$((base + 4))"; fi
+if [[ "${S3BATCH_THIRD_GATEWAY:-}" == "1" ]]; then echo "S3BATCH_GATEWAY_C_URL=http://127.0.0.1:$((base + 3))"; fi

@@ -6,8 +6,6 @@ export interface EmulatorUrls {
   control: string;
   gatewayA: string;
   gatewayB: string;
-  /** A moto_server whose IAM enforcement tests turn on: the least-privilege test's control endpoint. */
-  controlIam: string;
   /** versitygw, a third make of gateway, when started with S3BATCH_THIRD_GATEWAY=1. */
   gatewayC?: string;
 }
@@ -29,7 +27,6 @@ export function parseStartOutput(out: string): EmulatorUrls {
     control: get("S3BATCH_CONTROL_URL"),
     gatewayA: get("S3BATCH_GATEWAY_A_URL"),
     gatewayB: get("S3BATCH_GATEWAY_B_URL"),
-    controlIam: get("S3BATCH_CONTROL_IAM_URL"),
     ...(vars.get("S3BATCH_GATEWAY_C_URL") ? { gatewayC: vars.get("S3BATCH_GATEWAY_C_URL") as string } : {}),
   };
 }

@@ -1,13 +1,14 @@
-// The deployment's IAM role is sufficient and least-privilege. The control endpoint is a
-// moto_server that enforces IAM (checked first: a policy without s3:DeleteObject really is refused
-// it), and the whole control plane (API, dispatch, children, poll, merge, their queue loops) runs
-// with credentials that hold only the generated template's role statements, resolved to local
-// ARNs. Jobs take every control-plane path: the seed restore, a cancel, a priority step-aside,
-// merge retries (every job's first merge delivery fails), an inventory manifest (and one whose
-// data file fails its MD5 after a multipart part), and LambdaInvoke through lambda:InvokeFunction. A proxy
-// records every request the functions send; each must be granted by the role, every action the
-// role grants must be needed by one of them (so removing any fails the test), and no statement
-// names "*".
+// The deployment's IAM role is sufficient and least-privilege. The whole control plane (API,
+// dispatch, children, poll, merge, their queue loops) runs against a control endpoint behind a
+// proxy that plays IAM with only the generated template's role statements, resolved to local
+// ARNs: every request is mapped to its IAM action and resource and refused, as AWS refuses it,
+// unless a statement allows it (test/helpers/iam-policy.ts; checked first: an action the role
+// lacks really is refused). Jobs take every control-plane path: the seed restore, a cancel, a
+// priority step-aside, merge retries (every job's first merge delivery fails), an inventory
+// manifest (and one whose data file fails its MD5 after a multipart part), and LambdaInvoke
+// through lambda:InvokeFunction (a stand-in Lambda API, judged the same way). Then: no request
+// was refused, every action the role grants is needed by one of the requests (so removing any
+// fails the test), and no statement names "*".
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { gzipSync } from "node:zlib";
@@ -31,51 +32,33 @@ import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../runtime/local/runtime.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
-import { allowed, type Needed, type Statement, startRecordingProxy } from "../helpers/iam-policy.ts";
+import { allowed, type Needed, type Statement, startEnforcingProxy } from "../helpers/iam-policy.ts";
 import { createJob, createJobInput, describeJob, runReportedJob, waitForJob } from "../helpers/jobs.ts";
 import { type Locals, packaged, resolve, type Template } from "../helpers/lambda-harness.ts";
 import { EVERY_OBJECT_EXISTS, keyOf, mixedScenario } from "../helpers/mixed-scenario.ts";
 import { expectSeedOutcome, expectSeedReport, seedScenario } from "../helpers/seed.ts";
 
-const MOTO_ACCOUNT = "123456789012";
+// LocalStack's account: the queues' ARNs name it, and so does the role once resolved.
+const ACCOUNT = "000000000000";
 const REGION = "us-east-1";
-const LAMBDA_ARN = `arn:aws:lambda:${REGION}:${MOTO_ACCOUNT}:function:s3batch-invoke-echo`;
+const LAMBDA_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:s3batch-invoke-echo`;
 const emulators = inject("emulators");
-const admin = { region: REGION, endpoint: emulators.controlIam, credentials: TEST_CREDENTIALS };
+const admin = { region: REGION, endpoint: emulators.control, credentials: TEST_CREDENTIALS };
 const id = randomUUID().slice(0, 8);
 const a = gatewayClient(emulators.gatewayA);
 const b = gatewayClient(emulators.gatewayB);
 
 let template: Template;
 let statements: Statement[];
-let proxy: Awaited<ReturnType<typeof startRecordingProxy>>;
+let proxy: Awaited<ReturnType<typeof startEnforcingProxy>>;
 let runtime: LocalRuntime;
 let control: ReturnType<typeof s3ControlClient>;
 let lambda: Server;
 const lambdaCalls: Needed[] = [];
 
-const enforce = (count: string) =>
-  fetch(`${emulators.controlIam}/moto-api/reset-auth`, { method: "POST", body: count }).then((r) => {
-    if (!r.ok) throw new Error(`moto reset-auth answered ${r.status}`);
-  });
-
-/** A user holding exactly `policy`; returns its keys. */
-async function userWith(iam: IAMClient, name: string, policy: Statement[]) {
-  await iam.send(new CreateUserCommand({ UserName: name }));
-  await iam.send(
-    new PutUserPolicyCommand({
-      UserName: name,
-      PolicyName: "role",
-      PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: policy }),
-    }),
-  );
-  const key = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey;
-  return { accessKeyId: key?.AccessKeyId ?? "", secretAccessKey: key?.SecretAccessKey ?? "" };
-}
-
-/** The internal bucket and the queues, on the IAM-enforcing control endpoint, as the template has them. */
+/** The internal bucket and the queues, on the control endpoint, as the template has them. */
 async function resources(): Promise<Locals> {
-  const locals: Locals = { refs: {}, arns: {}, partition: "aws", region: REGION, accountId: MOTO_ACCOUNT };
+  const locals: Locals = { refs: {}, arns: {}, partition: "aws", region: REGION, accountId: ACCOUNT };
   const s3 = new S3Client({ ...admin, forcePathStyle: true });
   const bucket = `s3batch-iam-${id}`;
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -109,7 +92,16 @@ async function startLambda(): Promise<string> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const name = decodeURIComponent(/\/functions\/([^/]+)\/invocations/.exec(req.url ?? "")?.[1] ?? "");
-    lambdaCalls.push({ action: "lambda:InvokeFunction", resource: name, what: `Invoke ${name}` });
+    const arn = name.startsWith("arn:") ? name : `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    const need: Needed = { action: "lambda:InvokeFunction", resource: arn, what: `Invoke ${name}` };
+    lambdaCalls.push(need);
+    if (!allowed(statements, need.action, need.resource)) {
+      need.status = 403;
+      res.writeHead(403, { "content-type": "application/json", "x-amzn-errortype": "AccessDeniedException" });
+      res.end(JSON.stringify({ Message: `not authorized to perform: lambda:InvokeFunction on ${arn}` }));
+      return;
+    }
+    need.status = 200;
     const payload = JSON.parse(Buffer.concat(chunks).toString()) as {
       tasks: { taskId: string }[];
       invocationId: string;
@@ -135,40 +127,38 @@ async function startLambda(): Promise<string> {
 
 beforeAll(async () => {
   template = packaged();
-  await enforce("inf");
   const locals = await resources();
   const role = Object.values(template.Resources).find((r) => r.Type === "AWS::IAM::Role");
   statements = resolve(role?.Properties.Policies, locals).flatMap(
     (p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement,
   );
-  const iam = new IAMClient(admin);
-  const roleKeys = await userWith(iam, `s3batch-role-${id}`, statements);
-  const withoutDelete = statements.map((s) => ({
-    ...s,
-    Action: [s.Action].flat().filter((x) => x !== "s3:DeleteObject"),
-  }));
-  const weakKeys = await userWith(iam, `s3batch-weak-${id}`, withoutDelete);
-  iam.destroy();
-  await enforce("0");
+  proxy = await startEnforcingProxy(emulators.control, () => statements, ACCOUNT, REGION);
+  const Bucket = locals.refs.InternalBucket ?? "";
 
-  // moto really enforces: the weak role may write but not delete; the role may do both.
-  const probe = (keys: typeof roleKeys) =>
-    new S3Client({ region: REGION, endpoint: emulators.controlIam, forcePathStyle: true, credentials: keys });
-  const weak = probe(weakKeys);
-  const full = probe(roleKeys);
-  const Bucket = locals.refs.InternalBucket;
-  await weak.send(new PutObjectCommand({ Bucket, Key: "probe", Body: "x" }));
-  await expect(weak.send(new DeleteObjectCommand({ Bucket, Key: "probe" }))).rejects.toSatisfy(
-    (e) => e instanceof S3ServiceException && e.$metadata.httpStatusCode === 403,
-  );
-  await full.send(new DeleteObjectCommand({ Bucket, Key: "probe" }));
-  weak.destroy();
-  full.destroy();
+  // The proxy really refuses: an action the role lacks, and a resource it does not name.
+  const probe = new S3Client({
+    region: REGION,
+    endpoint: proxy.url,
+    forcePathStyle: true,
+    credentials: TEST_CREDENTIALS,
+  });
+  await probe.send(new PutObjectCommand({ Bucket, Key: "probe", Body: "x" }));
+  await probe.send(new DeleteObjectCommand({ Bucket, Key: "probe" }));
+  for (const refused of [
+    () => probe.send(new CreateBucketCommand({ Bucket: `not-granted-${id}` })),
+    () => probe.send(new PutObjectCommand({ Bucket: "pool2", Key: "x", Body: "x" })),
+  ])
+    await expect(refused()).rejects.toSatisfy(
+      (e) =>
+        e instanceof S3ServiceException && e.name === "AccessDenied" && e.$metadata.httpStatusCode === 403,
+    );
+  probe.destroy();
+  proxy.needed.length = 0;
 
-  // The control plane, with the role's credentials only, behind the recording proxy.
-  proxy = await startRecordingProxy(emulators.controlIam, MOTO_ACCOUNT, REGION);
-  process.env.AWS_ACCESS_KEY_ID = roleKeys.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = roleKeys.secretAccessKey;
+  // The control plane, behind the proxy; Lambda calls go to the stand-in. The keys are the
+  // emulator's: what they may do is the proxy's to judge.
+  process.env.AWS_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
   process.env.AWS_ENDPOINT_URL_LAMBDA = await startLambda();
   const settings = loadSettings({
     AWS_ENDPOINT_URL: proxy.url,
@@ -183,7 +173,7 @@ beforeAll(async () => {
     S3BATCH_POLL_DELAY_SECONDS: "1",
     S3BATCH_SHARD_ROWS: "40",
     S3BATCH_REPORT_PART_BYTES: String(5 * 1024 * 1024),
-    S3BATCH_LOG_LEVEL: "error",
+    S3BATCH_LOG_LEVEL: "warn",
   });
   // Every job's first merge delivery fails: each report is written by a merge retry.
   const failedOnce = new Set<string>();
@@ -212,7 +202,6 @@ afterAll(async () => {
   await runtime?.stop();
   await proxy?.close();
   lambda?.close();
-  await enforce("inf");
   a.destroy();
   b.destroy();
 });
@@ -302,15 +291,9 @@ describe("the role in the template", () => {
     expect(bad.job.FailureReasons?.[0]?.FailureCode).toBe("InvalidManifestContent");
 
     // Assess: every request was granted; every granted action was needed; no "*".
-    const needed = [
-      ...proxy.needed,
-      ...lambdaCalls.map((c) => ({
-        ...c,
-        resource: `arn:aws:lambda:${REGION}:${MOTO_ACCOUNT}:function:${c.resource}`,
-      })),
-    ];
-    const denied = needed.filter((n) => !allowed(statements, n.action, n.resource));
-    expect(denied.map((d) => `${d.action} ${d.resource} (${d.what})`)).toEqual([]);
+    const needed = [...proxy.needed, ...lambdaCalls];
+    const refused = needed.filter((n) => !allowed(statements, n.action, n.resource));
+    expect(refused.map((d) => `${d.action} ${d.resource} (${d.what})`)).toEqual([]);
     const granted = new Set(
       statements.flatMap((s) => [s.Action].flat()).filter((x) => !x.startsWith("logs:")),
     );

@@ -1,7 +1,10 @@
-// What a request to the control endpoint needs in IAM terms, and whether a policy grants it. A
-// recording proxy (real sockets, in front of the control endpoint) sees every request the
-// functions send; each is mapped to its IAM action and resource ARN as AWS documents them for
-// S3 (REST, path style) and SQS (the JSON protocol), and checked against the role's statements.
+// IAM, played on the wire: a proxy in front of the control endpoint maps every request the
+// functions send to its IAM action and resource ARN as AWS documents them (S3 REST in path style,
+// SQS's JSON protocol, where a batch needs its single action), records it, and refuses what the
+// role's statements do not allow with AWS's own AccessDenied answer, so the SDK meets the refusal
+// as it would on AWS. (moto_server's IAM enforcement was tried first: it refuses valid signatures
+// of list requests whose prefix has a '/', and names batch and HEAD actions unlike AWS, so it
+// cannot judge this code; docs/decisions.md.)
 import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
 
 export interface Needed {
@@ -9,6 +12,8 @@ export interface Needed {
   resource: string;
   /** The request, for a readable failure. */
   what: string;
+  /** The control endpoint's answer. */
+  status?: number;
 }
 
 export interface Statement {
@@ -69,9 +74,32 @@ export function sqsNeeds(target: string, body: string, account: string, region: 
   };
 }
 
-/** A proxy in front of the control endpoint that records what each request needs. */
-export async function startRecordingProxy(
+/** The refusal AWS answers with, in the protocol of the request. */
+function accessDenied(
+  need: Needed,
+  sqs: boolean,
+): { status: number; headers: Record<string, string>; body: string } {
+  const message = `User is not authorized to perform: ${need.action} on resource: ${need.resource}`;
+  if (sqs)
+    return {
+      status: 400,
+      headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-query-error": "AccessDenied;Sender" },
+      body: JSON.stringify({ __type: "com.amazon.coral.service#AccessDeniedException", message }),
+    };
+  return {
+    status: 403,
+    headers: { "content-type": "application/xml" },
+    body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>${message}</Message></Error>`,
+  };
+}
+
+/**
+ * A proxy in front of the control endpoint that records what each request needs and refuses
+ * what `statements()` does not allow.
+ */
+export async function startEnforcingProxy(
   target: string,
+  statements: () => Statement[],
   account: string,
   region: string,
 ): Promise<{ url: string; needed: Needed[]; close(): Promise<void> }> {
@@ -82,11 +110,22 @@ export async function startRecordingProxy(
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
     const amzTarget = req.headers["x-amz-target"];
-    if (typeof amzTarget === "string") needed.push(sqsNeeds(amzTarget, body.toString(), account, region));
-    else needed.push(s3Needs(req.method ?? "GET", new URL(req.url ?? "/", "http://x")));
+    const sqs = typeof amzTarget === "string";
+    const need = sqs
+      ? sqsNeeds(amzTarget, body.toString(), account, region)
+      : s3Needs(req.method ?? "GET", new URL(req.url ?? "/", "http://x"));
+    needed.push(need);
+    if (!allowed(statements(), need.action, need.resource)) {
+      const refusal = accessDenied(need, sqs);
+      need.status = refusal.status;
+      res.writeHead(refusal.status, refusal.headers);
+      res.end(refusal.body);
+      return;
+    }
     const upstream = httpRequest(
       { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
+        need.status = up.statusCode;
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       },

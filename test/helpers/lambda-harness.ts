@@ -121,21 +121,17 @@ export class LambdaHost {
   ) {}
 
   async start(): Promise<void> {
-    const proc = spawn(
-      process.execPath,
-      [join(root, "test/helpers/lambda-host.mjs")],
-      {
-        cwd: root,
-        env: {
-          ...process.env,
-          ...this.env,
-          LAMBDA_BUNDLE_DIR: this.dir,
-          LAMBDA_HANDLER: this.handler,
-          LAMBDA_NAME: this.name,
-        },
-        stdio: ["ignore", "pipe", "pipe"],
+    const proc = spawn(process.execPath, [join(root, "test/helpers/lambda-host.mjs")], {
+      cwd: root,
+      env: {
+        ...process.env,
+        ...this.env,
+        LAMBDA_BUNDLE_DIR: this.dir,
+        LAMBDA_HANDLER: this.handler,
+        LAMBDA_NAME: this.name,
       },
-    );
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.proc = proc;
     let seen = "";
     this.port = await new Promise<number>((resolvePort, reject) => {
