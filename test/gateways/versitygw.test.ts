@@ -117,7 +117,8 @@ const SUPPORT: Record<string, string> = {
   S3InitiateRestoreObject: "NotImplemented",
   S3PutObjectRetention: "yes",
   S3PutObjectLegalHold: "yes",
-  S3UpdateObjectEncryption: "NotImplemented",
+  // versitygw ignores the SSE-KMS headers, so the copy onto itself changes nothing and is refused.
+  S3UpdateObjectEncryption: "InvalidRequest",
   S3PutObjectCopy: "yes",
   S3ComputeObjectChecksum: "yes",
   LambdaInvoke: "yes",
