@@ -234,7 +234,10 @@ function holdUntilRead(response: { body?: unknown } | undefined, release: () => 
     | ReadableStream<Uint8Array>
     | undefined;
   if (body && "on" in body && typeof body.on === "function") {
-    if (body.readableEnded || body.destroyed) return release();
+    if (body.readableEnded || body.destroyed) {
+      release();
+      return;
+    }
     body.on("close", release);
     body.on("end", release);
     body.on("error", release);

@@ -13,12 +13,6 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { gzipSync } from "node:zlib";
 import {
-  CreateAccessKeyCommand,
-  CreateUserCommand,
-  IAMClient,
-  PutUserPolicyCommand,
-} from "@aws-sdk/client-iam";
-import {
   CreateBucketCommand,
   DeleteObjectCommand,
   PutObjectCommand,
