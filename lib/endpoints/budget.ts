@@ -62,6 +62,8 @@ export class SharedBudget {
   private timer: ReturnType<typeof setInterval> | undefined;
   private ticking: Promise<void> | undefined;
   private wanted = false;
+  /** A settlement was asked for while one was under way. */
+  private again = false;
   /** Why the last settlement failed, while it keeps failing. */
   private failing: string | undefined;
 
@@ -148,9 +150,18 @@ export class SharedBudget {
     void this.tick();
   }
 
-  /** Reads the document, settles this holder's slots, writes its entry; one at a time. */
+  /**
+   * Reads the document, settles this holder's slots, writes its entry; one at a time. Requests
+   * that began to wait while a settlement was under way were not in the want it recorded: a
+   * fresh settlement follows at once for them.
+   */
   private tick(): Promise<void> {
-    this.ticking ??= this.settle()
+    if (this.ticking) {
+      this.again = true;
+      return this.ticking;
+    }
+    this.again = false;
+    this.ticking = this.settle()
       .then(() => {
         this.failing = undefined;
       })
@@ -160,6 +171,7 @@ export class SharedBudget {
       })
       .finally(() => {
         this.ticking = undefined;
+        if (this.again && this.failing === undefined) void this.tick();
       });
     return this.ticking;
   }
@@ -193,7 +205,8 @@ export class SharedBudget {
       this.slots = target;
       this.validUntil = now + this.leaseMs;
       this.wake();
-      if (want === 0 && this.wanted) {
+      // Stop renewing only when nothing wants a slot now, not just when the recorded want was 0.
+      if (this.want() === 0 && this.wanted) {
         this.wanted = false;
         if (this.timer) clearInterval(this.timer);
         this.timer = undefined;

@@ -3,7 +3,46 @@
 // recorded slots never add up to more than the budget, and once wants are still each holder gets
 // its fair share.
 import { describe, expect, it } from "vitest";
-import { fairShares, nextSlots } from "../../lib/endpoints/budget.ts";
+import { fairShares, nextSlots, SharedBudget } from "../../lib/endpoints/budget.ts";
+import type { JsonStore } from "../../lib/store/json-store.ts";
+import { createLogger } from "../../lib/util/logger.ts";
+
+/** An in-memory document store with the conditional writes the budget relies on; writes can be held. */
+function memoryStore() {
+  const docs = new Map<string, { value: unknown; etag: string }>();
+  let n = 0;
+  let gate: Promise<void> | undefined;
+  const store = {
+    serverNow: () => Date.now(),
+    async get(key: string) {
+      const d = docs.get(key);
+      return d ? { value: structuredClone(d.value), etag: d.etag, ageMs: 0 } : undefined;
+    },
+    async createOrGet(key: string, value: unknown) {
+      if (!docs.has(key)) docs.set(key, { value, etag: String(++n) });
+      return { ...(await store.get(key)), created: true };
+    },
+    async replace(key: string, value: unknown, etag: string) {
+      await gate;
+      if (docs.get(key)?.etag !== etag) throw new Error("conflict");
+      docs.set(key, { value, etag: String(++n) });
+      return String(n);
+    },
+  };
+  return {
+    store: store as unknown as JsonStore,
+    hold() {
+      let open = () => {};
+      gate = new Promise((r) => {
+        open = r;
+      });
+      return () => {
+        gate = undefined;
+        open();
+      };
+    },
+  };
+}
 
 function rng(seed: number) {
   let a = seed;
@@ -47,6 +86,30 @@ describe("gateway budget", () => {
       for (let round = 0; round < 2 * ids.length; round++) for (const id of ids) tick(id);
       const fair = fairShares(budget, wants);
       for (const id of ids) expect(doc.holders[id]?.slots ?? 0, `seed ${seed} ${id}`).toBe(fair[id] ?? 0);
+    }
+  });
+
+  it("serves a request that starts to wait while the holder is giving its slots back", async () => {
+    const { store, hold } = memoryStore();
+    const budget = new SharedBudget(store, "gw", 4, "me", 300, createLogger("test", "error"));
+    try {
+      const first = await budget.acquire();
+      first();
+      // The next renewal records no want and gives the slot back; its write is held while a
+      // new request starts to wait.
+      const open = hold();
+      await new Promise((r) => setTimeout(r, 250));
+      let served = false;
+      const second = budget.acquire().then((release) => {
+        served = true;
+        return release;
+      });
+      open();
+      const outcome = await Promise.race([second, new Promise((r) => setTimeout(() => r("starved"), 3000))]);
+      expect(outcome).not.toBe("starved");
+      expect(served).toBe(true);
+    } finally {
+      budget.stop();
     }
   });
 });
