@@ -43,6 +43,7 @@ export function createContext(settings: Settings, component: string, o: ContextO
   const store = new JsonStore(controlS3, settings.internalBucket);
   const workerId = holderId();
   const log = createLogger(component, settings.logLevel, undefined, { worker: workerId });
+  store.log = log;
   return {
     settings,
     store,

@@ -19,13 +19,16 @@ import { JOB_STATUSES, type JobStatus } from "../jobs/model.ts";
 import { createJobSchema, jobTagSchema } from "../s3control/create-job-schema.ts";
 import { jobDescriptor, jobListDescriptor } from "../s3control/describe-job.ts";
 import { buildErrorXml, buildResultXml, parseRequestXml, xmlList } from "../s3control/xml.ts";
+import { MAX_UPLOAD_BYTES, registerExtensions, UPLOAD_PATH } from "./extensions.ts";
 import { verifySigV4 } from "./sigv4.ts";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 const JOB_ID = /^[a-zA-Z0-9\-_]{5,36}$/;
 
-type Env = { Variables: { requestId: string; accountId: string; body: string } };
-export type ApiDeps = Pick<AppDeps, "store" | "queue" | "log" | "settings">;
+export type ApiEnv = {
+  Variables: { requestId: string; accountId: string; body: string; bytes: Uint8Array };
+};
+export type ApiDeps = Pick<AppDeps, "store" | "queue" | "log" | "settings" | "gateways">;
 
 const xml = (body: string, status = 200) =>
   new Response(body, { status, headers: { "content-type": "application/xml" } });
@@ -45,8 +48,8 @@ function queryInt(value: string | undefined, name: string, min: number, max: num
 const tagsSchema = z.object({ Tags: xmlList(jobTagSchema, 1000).optional() });
 
 /** Builds the API app over the given job store and queues. */
-export function createApp(deps: ApiDeps): Hono<Env> {
-  const app = new Hono<Env>();
+export function createApp(deps: ApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
   const { region } = deps.settings.control;
   const keys = new Map(deps.settings.apiKeys.map((k) => [k.accessKeyId, k]));
 
@@ -57,18 +60,18 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     c.res.headers.set("x-amz-request-id", requestId);
   });
 
+  const limit = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new S3ControlError("BadRequestException", 413, `The request body is over ${maxSize} bytes`);
+      },
+    });
+  const jobBody = limit(MAX_BODY_BYTES);
+  const uploadBody = limit(MAX_UPLOAD_BYTES);
   app.use(
     "/v20180820/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new S3ControlError(
-          "BadRequestException",
-          413,
-          `The request body is over ${MAX_BODY_BYTES} bytes`,
-        );
-      },
-    }),
+    (c, next) => (c.req.method === "PUT" && c.req.path === UPLOAD_PATH ? uploadBody : jobBody)(c, next),
     async (c, next) => {
       const body = new Uint8Array(await c.req.arrayBuffer());
       const key = await verifySigV4(
@@ -85,6 +88,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
         );
       }
       c.set("accountId", accountId);
+      c.set("bytes", body);
       c.set("body", new TextDecoder().decode(body));
       await next();
     },
@@ -177,6 +181,8 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     await jobSetTags(deps, ref, []);
     return xml(buildResultXml("DeleteJobTaggingResult", {}));
   });
+
+  registerExtensions(app, deps, jobRef);
 
   app.notFound((c) =>
     xml(buildErrorXml("InvalidRequestException", "No such operation", c.get("requestId")), 400),

@@ -9,7 +9,9 @@ import { newBitmap, type RoaringBitmap32, serializeBitmap } from "../bitmap/vali
 import type { Context } from "../context.ts";
 import { paths } from "../jobs/paths.ts";
 import type { Lease } from "../leases/lease.ts";
+import type { TaskRow } from "../manifest/rows.ts";
 import type { TaskOutcome } from "../operations/types.ts";
+import { ErrorTally, writeErrorMarkers } from "./errors.ts";
 import { encodeChildOutput, outcomeLine } from "./output.ts";
 import { progressMarkerKey } from "./progress.ts";
 import type { ChildRef, ChildState, ChildStatus, Counts } from "./state.ts";
@@ -25,6 +27,7 @@ export interface Pending {
 export class CheckpointWriter {
   private pending: Pending;
   private readonly counts: Counts;
+  private readonly errors: ErrorTally;
 
   constructor(
     private readonly ctx: Pick<Context, "store" | "log">,
@@ -35,18 +38,20 @@ export class CheckpointWriter {
     this.pending = resumed ?? { bitmap: newBitmap(), outcomes: "" };
     const s = lease.value;
     this.counts = { found: s.found, succeeded: s.succeeded, failed: s.failed, missing: s.missing };
+    this.errors = new ErrorTally(s.errors);
   }
 
   /** Records one row's outcome; `certainMiss`: absent here, and no other endpoint holds its bucket. */
-  add(row: number, outcome: TaskOutcome, certainMiss: boolean): void {
+  add(row: TaskRow, outcome: TaskOutcome, certainMiss: boolean): void {
     if (outcome.kind === "missing") {
       if (certainMiss) this.counts.missing++;
       return;
     }
-    this.pending.bitmap.add(row);
+    this.pending.bitmap.add(row.index);
     this.counts.found++;
     this.counts[outcome.kind]++;
-    this.pending.outcomes += outcomeLine(row, outcome);
+    this.pending.outcomes += outcomeLine(row.index, outcome);
+    if (outcome.kind === "failed") this.errors.add(row, outcome);
   }
 
   /**
@@ -82,6 +87,7 @@ export class CheckpointWriter {
       const next: ChildState = {
         ...v,
         ...this.counts,
+        errors: this.errors.value,
         ...patch,
         status,
         nextRow,
@@ -94,8 +100,20 @@ export class CheckpointWriter {
       next.marker = progressMarkerKey(this.ref, next);
       return next;
     };
+    const changedGroups = this.errors.changedGroups();
     const committed = release ? await this.lease.release(change) : await this.lease.update(change);
     if (committed.marker) await store.putBytes(committed.marker, "", "text/plain");
+    if (committed.errors)
+      await writeErrorMarkers(
+        store,
+        this.ref,
+        endpointId,
+        shard,
+        committed.errors,
+        previous.errors,
+        changedGroups,
+      );
+    this.errors.written(changedGroups);
     // What the committed state no longer names is garbage; a failed removal leaves only garbage.
     for (const stale of [previous.marker, previous.tail])
       if (stale && stale !== committed.marker && stale !== committed.tail)

@@ -1,7 +1,8 @@
 // Progress markers: after each checkpoint a child writes an empty object whose name is that
 // checkpoint, and removes the one before. Poll sums every child's progress, and the merge finds
 // every child's output, from one listing per 1,000 children instead of one read per child:
-//   progress/<endpoint>/<shard>/<ranTo>.<status>.<tail attempt>.<segments>.<found>.<succeeded>.<failed>.<missing>
+//   progress/<endpoint>/<shard>/<ranTo>.<status>.<tail attempt>.<segments>.<found>.<succeeded>.<failed>.<missing>.<done>
+// (`done`: the shard's rows this child has been through, found or not).
 // A crash between writing one marker and removing its predecessor leaves both; the one with the
 // furthest `ranTo` (a settled one on a tie) is the latest, since markers follow the commits.
 import { type JobRef, paths } from "../jobs/paths.ts";
@@ -18,11 +19,13 @@ export interface ChildProgress extends Counts {
   tailAttempt: string | undefined;
   /** Sealed segments before the tail (their keys are in the child's state). */
   segments: number;
+  /** Rows of the shard this child has been through. */
+  done: number;
 }
 
 const STATUSES: readonly ChildStatus[] = ["running", "done", "stopped", "exhausted"];
 const MARKER =
-  /^([a-z0-9-]+)\/(\d{8})\/(\d{10})\.([a-z]+)\.([0-9a-f]+|-)\.(\d+)\.(\d+)\.(\d+)\.(\d+)\.(\d+)$/;
+  /^([a-z0-9-]+)\/(\d{8})\/(\d{10})\.([a-z]+)\.([0-9a-f]+|-)\.(\d+)\.(\d+)\.(\d+)\.(\d+)\.(\d+)\.(\d+)$/;
 
 /** The attempt folder of an output key. */
 const attemptOf = (key: string) => key.split("/").at(-2);
@@ -37,6 +40,7 @@ export function progressMarkerKey(ref: JobRef, s: ChildState): string {
     s.succeeded,
     s.failed,
     s.missing,
+    s.nextRow - s.span.firstRow,
   ].join(".");
   return paths.progressMarker(ref, s.endpointId, s.shard, s.nextRow, facts);
 }
@@ -45,7 +49,8 @@ export function progressMarkerKey(ref: JobRef, s: ChildState): string {
 export function parseProgressMarker(name: string): ChildProgress | undefined {
   const m = MARKER.exec(name);
   if (!m) return undefined;
-  const [, endpointId = "", shard, ranTo, status, tail, segments, found, succeeded, failed, missing] = m;
+  const [, endpointId = "", shard, ranTo, status, tail, segments, found, succeeded, failed, missing, done] =
+    m;
   if (!STATUSES.includes(status as ChildStatus)) return undefined;
   return {
     endpointId,
@@ -58,6 +63,7 @@ export function parseProgressMarker(name: string): ChildProgress | undefined {
     succeeded: Number(succeeded),
     failed: Number(failed),
     missing: Number(missing),
+    done: Number(done),
   };
 }
 

@@ -142,7 +142,7 @@ async function runShard(
     Date.now() - lastCheckpoint >= ctx.settings.checkpointSeconds * 1000;
   for await (const { entry, outcome } of mapOrdered(rows(), gw.endpoint.maxConcurrency, run)) {
     if (!outcome) break; // stopped before it had an outcome: it runs in the next attempt
-    writer.add(entry.row.index, outcome, soleHolder(plan.routing, ref.endpointId, entry.row.bucket));
+    writer.add(entry.row, outcome, soleHolder(plan.routing, ref.endpointId, entry.row.bucket));
     next = { row: entry.row.index + 1, byte: entry.end };
     if (due() && next.row < end && !stop.aborted) {
       since = 0;

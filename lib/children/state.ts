@@ -7,6 +7,7 @@
 //   progress/<endpoint>/<shard>/<row>.<facts>         the last checkpoint, as a name (progress.ts)
 import type { JobRef } from "../jobs/paths.ts";
 import type { LeaseFields } from "../leases/lease.ts";
+import type { ErrorGroup } from "./errors.ts";
 
 /** The rows of one shard and where they are in the manifest. */
 export interface ChildSpan {
@@ -50,6 +51,8 @@ export interface ChildState extends LeaseFields, Counts {
   marker?: string;
   /** Why an exhausted child stopped: the failed rows' code and message. */
   exhausted?: { code: string; message: string };
+  /** Failed tasks by `<http>.<code>`, with sample keys (children/errors.ts). */
+  errors?: Record<string, ErrorGroup>;
   /** The workers (process or Lambda container ids) that took this child, latest last. */
   workers?: string[];
   /** When this endpoint was first seen down, for an outage that spans a handover (epoch ms). */

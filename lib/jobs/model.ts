@@ -31,6 +31,14 @@ export interface Progress {
   failed: number;
 }
 
+export interface ProgressSample {
+  at: string;
+  /** Tasks done (succeeded + failed) as progress counts them. */
+  done: number;
+  /** Rows each endpoint's children have been through. */
+  byEndpoint: Record<string, number>;
+}
+
 /** Where a ManifestGenerator job's generated manifest was written (DescribeJob shows it). */
 export interface GeneratedManifestDescriptor {
   Format: "S3InventoryReport_CSV_20211130";
@@ -64,5 +72,7 @@ export interface JobRecord {
   failureReasons: FailureReason[];
   statusUpdateReason?: string;
   terminationDate?: string;
+  /** Recent progress samples (poll adds one when progress moves): the progress route's rate. */
+  samples?: ProgressSample[];
   generatedManifest?: GeneratedManifestDescriptor;
 }

@@ -40,6 +40,12 @@ export const paths = {
   progress: (r: JobRef) => `${jobPrefix(r)}progress/`,
   progressMarker: (r: JobRef, endpointId: string, shard: number, ranTo: number, facts: string) =>
     `${jobPrefix(r)}progress/${endpointId}/${shardName(shard)}/${rowName(ranTo)}.${facts}`,
+  /** The running error summary: one marker per child and group (children/errors.ts). */
+  errors: (r: JobRef) => `${jobPrefix(r)}errors/`,
+  errorMarker: (r: JobRef, endpointId: string, group: string, shard: number, count: number) =>
+    `${jobPrefix(r)}errors/${endpointId}/${group}/${shardName(shard)}.${count}`,
+  /** The finished report's error summary, written by the merge. */
+  errorSummary: (r: JobRef) => `${jobPrefix(r)}errors.json`,
   /** Markers of jobs whose children have not all started, highest priority first in key order. */
   pending: (accountId: string) => `pending/${accountId}/`,
   pendingMarker: (r: JobRef, priority: number) =>

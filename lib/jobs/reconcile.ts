@@ -18,7 +18,7 @@ import type { PollMessage } from "../queue/messages.ts";
 import { initialMergeState, type MergeState, mergeFinish } from "../report/merge-state.ts";
 import type { Stored } from "../store/json-store.ts";
 import { type DispatchState, dispatchStateUpdate, initialDispatchState } from "./dispatch.ts";
-import type { JobRecord, JobStatus } from "./model.ts";
+import type { JobRecord, JobStatus, ProgressSample } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
 import type { Plan } from "./plan.ts";
 import { chainStep } from "./poll-chain.ts";
@@ -116,9 +116,11 @@ async function reconcileChildren(ctx: Deps, job: JobRecord): Promise<void> {
   let succeeded = 0;
   let failed = 0;
   let settled = 0;
+  const byEndpoint: Record<string, number> = {};
   for (const p of progress.values()) {
     succeeded += p.succeeded;
     failed += p.failed + p.missing;
+    byEndpoint[p.endpointId] = (byEndpoint[p.endpointId] ?? 0) + p.done;
     if (childSettled(p)) settled++;
   }
   const total = plan.totalRows;
@@ -147,13 +149,21 @@ async function reconcileChildren(ctx: Deps, job: JobRecord): Promise<void> {
       })
     ).status;
   } else {
-    await jobUpdate(store, ref, (j) =>
-      j.progress.succeeded === counts.succeeded &&
-      j.progress.failed === counts.failed &&
-      j.progress.total === total
-        ? undefined
-        : { ...j, progress: counts },
-    );
+    await jobUpdate(store, ref, (j) => {
+      const same =
+        j.progress.succeeded === counts.succeeded &&
+        j.progress.failed === counts.failed &&
+        j.progress.total === total;
+      const last = j.samples?.at(-1);
+      // A sample at least every 10 s while the job runs, so a stall shows as a falling rate.
+      if (same && (j.status !== "Active" || (last && Date.now() - Date.parse(last.at) < 10_000)))
+        return undefined;
+      return {
+        ...j,
+        progress: counts,
+        ...(j.status === "Active" ? { samples: withSample(j.samples, counts, byEndpoint) } : {}),
+      };
+    });
   }
   if (settled < plan.childCount) return;
   if (status === "Active") status = (await jobMarkCompleting(store, ref)).status;
@@ -197,6 +207,20 @@ async function reconcileMerge(ctx: Deps, job: JobRecord): Promise<void> {
   }
   ctx.log.info("merge re-driven", { jobId: job.jobId, attempts: doc.value.attempts });
   await redrive(ctx, key, doc, send);
+}
+
+/** Keeps the last 90 s of progress samples (at most 60), plus the one taken now. */
+function withSample(
+  samples: ProgressSample[] | undefined,
+  counts: { succeeded: number; failed: number },
+  byEndpoint: Record<string, number>,
+): ProgressSample[] {
+  const now = Date.now();
+  const kept = (samples ?? []).filter((s) => now - Date.parse(s.at) <= 90_000);
+  return [
+    ...kept,
+    { at: new Date(now).toISOString(), done: counts.succeeded + counts.failed, byEndpoint },
+  ].slice(-60);
 }
 
 export function failureThresholdExceeded(succeeded: number, failed: number): boolean {

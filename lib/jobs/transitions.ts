@@ -59,8 +59,11 @@ async function jobTransition(
   to: JobStatus,
   patch: TransitionPatch = {},
 ): Promise<JobRecord> {
+  let from: JobStatus | undefined;
   const job = await jobUpdate(store, ref, (current) => {
+    from = undefined;
     if (current.status === to) return undefined;
+    from = current.status;
     if (!TRANSITIONS[current.status].includes(to)) throw new JobStatusError(current.status, to);
     const now = new Date().toISOString();
     const event: StatusEvent = {
@@ -83,6 +86,20 @@ async function jobTransition(
     };
   });
   if (!job) throw new S3BatchError(`job ${ref.jobId} does not exist`);
+  if (from)
+    store.log?.info("job status changed", {
+      jobId: job.jobId,
+      accountId: job.accountId,
+      from,
+      to,
+      total: job.progress.total,
+      succeeded: job.progress.succeeded,
+      failed: job.progress.failed,
+      ...(patch.statusUpdateReason ? { reason: patch.statusUpdateReason } : {}),
+      ...(patch.failureReasons?.length
+        ? { failureCodes: patch.failureReasons.map((f) => f.FailureCode) }
+        : {}),
+    });
   return job;
 }
 

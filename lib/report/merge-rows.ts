@@ -7,6 +7,7 @@ import type { Routing } from "../endpoints/routing.ts";
 import { RetryableError } from "../errors.ts";
 import { csvField } from "../manifest/csv.ts";
 import type { EchoRow } from "../manifest/rows.ts";
+import { ReportTally } from "./report-summary.ts";
 
 export interface RowSet {
   has(row: number): boolean;
@@ -39,12 +40,13 @@ export interface ShardView {
   placement: "every" | "first";
 }
 
-/** One batch's report text, per results file, in input order. */
+/** One batch's report text, per results file, in input order, and its failed rows' summary. */
 export interface MergedBatch {
   succeeded: string;
   failed: string;
   succeededRows: number;
   failedRows: number;
+  summary: ReportTally | undefined;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function mergeBatch(
   shard: ShardView,
   routing: Routing,
 ): Promise<MergedBatch> {
-  const out: MergedBatch = { succeeded: "", failed: "", succeededRows: 0, failedRows: 0 };
+  const out: MergedBatch = { succeeded: "", failed: "", succeededRows: 0, failedRows: 0, summary: undefined };
   const last = rows.at(-1);
   if (!last) return out;
   await Promise.all(shard.children.map((c) => c.outcomes.readThrough(last.index)));
@@ -89,11 +91,15 @@ function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedB
   // A task that runs once ran where it was found; only when it ran nowhere did exhaustion stop it.
   if (found && shard.placement === "first") exhausted = undefined;
   if (!found && !exhausted) {
-    out.failed += `${row.echo},${(routing[bucket] ?? []).length === 0 ? NO_BUCKET : NO_KEY}`;
+    const noBucket = (routing[bucket] ?? []).length === 0;
+    out.failed += `${row.echo},${noBucket ? NO_BUCKET : NO_KEY}`;
     out.failedRows++;
+    out.summary ??= new ReportTally();
+    out.summary.add("-", 404, noBucket ? "NoSuchBucket" : "NoSuchKey", row.echo);
     return;
   }
   let message: string | undefined;
+  let succeededOn: string | undefined;
   let failures: (OutcomeEntry & { endpointId: string })[] | undefined;
   for (const c of shard.children) {
     if (exhausted?.includes(c)) {
@@ -109,6 +115,7 @@ function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedB
     const entry = c.outcomes.take(row.index);
     if (!entry || entry.http === 200) {
       message ??= entry?.message ?? DEFAULT_SUCCESS;
+      succeededOn ??= c.endpointId;
       continue;
     }
     failures ??= [];
@@ -120,9 +127,13 @@ function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedB
       throw new RetryableError(`row ${row.index} is in the OR of the bitmaps but in none of them`);
     out.succeeded += `${row.echo},succeeded,200,,${message === DEFAULT_SUCCESS ? message : csvField(message)}\n`;
     out.succeededRows++;
+    out.summary ??= new ReportTally();
+    out.summary.succeeded(succeededOn ?? "-");
     return;
   }
   const text = (failures ?? []).map((f) => `endpoint ${f.endpointId}: ${f.message}`).join("; ");
   out.failed += `${row.echo},failed,${first.http},${csvField(first.code)},${csvField(text)}\n`;
   out.failedRows++;
+  out.summary ??= new ReportTally();
+  out.summary.add(first.endpointId, first.http, first.code, row.echo);
 }

@@ -10,6 +10,7 @@ import { pendingClear } from "../jobs/priority.ts";
 import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
 import type { LeaseFields } from "../leases/lease.ts";
 import type { WriterState } from "./fanout-writer.ts";
+import type { ReportSummary } from "./report-summary.ts";
 
 export interface MergeCounts {
   succeeded: number;
@@ -20,6 +21,8 @@ export interface MergeCheckpoint {
   /** The first shard not yet merged. */
   nextShard: number;
   counts: MergeCounts;
+  /** The failed rows so far, grouped, and the tasks by endpoint (report-summary.ts). */
+  summary: ReportSummary;
   writers: Partial<Record<"succeeded" | "failed", { state: WriterState; carry: string }>>;
 }
 

@@ -43,6 +43,7 @@ import {
 } from "./merge-state.ts";
 import { abortOpenUploads } from "./orphan-uploads.ts";
 import { PartCursor } from "./part-cursor.ts";
+import { ReportTally } from "./report-summary.ts";
 
 type Status = "succeeded" | "failed";
 
@@ -127,8 +128,9 @@ async function writeReport(
   }
 
   const counts: MergeCounts = saved ? { ...saved.counts } : { succeeded: 0, failed: 0 };
+  const summary = new ReportTally(saved?.summary);
   const handover = async (nextShard: number) => {
-    const checkpoint: MergeCheckpoint = { nextShard, counts, writers: {} };
+    const checkpoint: MergeCheckpoint = { nextShard, counts, summary: summary.toJSON(), writers: {} };
     for (const status of ["succeeded", "failed"] as const) {
       const w = writers[status];
       if (!w) continue;
@@ -153,6 +155,7 @@ async function writeReport(
       }
       counts.succeeded += item.succeededRows;
       counts.failed += item.failedRows;
+      if (item.summary) summary.merge(item.summary);
       if (item.succeeded) await writers.succeeded?.write(item.succeeded);
       if (item.failed) await writers.failed?.write(item.failed);
     }
@@ -202,6 +205,8 @@ async function writeReport(
     );
     throw err;
   }
+  // The summary before the commit: a job that ends has its error summary.
+  await ctx.store.putBytes(paths.errorSummary(ref), JSON.stringify(summary.toJSON()), "application/json");
   const done = { counts, total: plan.totalRows };
   await lease.release((s) => {
     const { checkpoint: _written, ...rest } = s;

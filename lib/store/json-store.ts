@@ -12,6 +12,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { ConflictError } from "../errors.ts";
+import type { Logger } from "../util/logger.ts";
 
 export interface Stored<T> {
   value: T;
@@ -56,6 +57,8 @@ function serverClock(s3: S3Client): { offsetMs: number } {
 
 export class JsonStore {
   private readonly clock: { offsetMs: number };
+  /** Where the records' own events are logged (a job's status changes), when set. */
+  log: Logger | undefined;
 
   constructor(
     readonly s3: S3Client,

@@ -12,9 +12,21 @@ const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 type Level = keyof typeof LEVELS;
 const SECRET_FIELD = /secret|password|token|credential|authorization|signature/i;
 
+/** Credentials a URL can carry: user info, and a presigned query's signature and credential. */
+const URL_SECRETS: [RegExp, string][] = [
+  [/(\/\/)[^/\s:@]+:[^/\s@]*@/g, "$1[redacted]@"],
+  [/(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"]+/gi, "$1[redacted]"],
+];
+
+/** A string with the credentials of any URL in it replaced. */
+export function redactUrls(text: string): string {
+  return URL_SECRETS.reduce((t, [re, by]) => t.replace(re, by), text);
+}
+
 function redact(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = SECRET_FIELD.test(k) ? "[redacted]" : v;
+  for (const [k, v] of Object.entries(fields))
+    out[k] = SECRET_FIELD.test(k) ? "[redacted]" : typeof v === "string" ? redactUrls(v) : v;
   return out;
 }
 
@@ -36,7 +48,7 @@ export function createLogger(
           level: lvl,
           component,
           ...base,
-          msg,
+          msg: redactUrls(msg),
           ...redact(fields),
         }),
       );

@@ -5,6 +5,7 @@ import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../../lib/api/app.ts";
+import { EndpointClients } from "../../lib/endpoints/clients.ts";
 import { PipelineQueue } from "../../lib/queue/sqs-queue.ts";
 import type { Settings } from "../../lib/settings.ts";
 import { JsonStore } from "../../lib/store/json-store.ts";
@@ -22,6 +23,7 @@ const app = createApp({
     merge: "m",
   }),
   log: createLogger("test", "error", () => {}),
+  gateways: new EndpointClients([]),
   settings: {
     control: { region: "us-east-1" },
     apiKeys: [{ accessKeyId: "AKTEST", secretAccessKey: "secret", accountId: "123456789012" }],

@@ -184,6 +184,7 @@ describe("progress markers", () => {
       succeeded: 990,
       failed: 8_776,
       missing: 3,
+      done: 1_234,
     });
     expect(parseProgressMarker("gateway-b/00000007/junk")).toBeUndefined();
   });

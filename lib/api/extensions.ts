@@ -1,0 +1,137 @@
+// s3batch's own routes next to the S3 Control API, for the CLI and for operators. They never
+// change an AWS shape: DescribeJob and the rest answer as AWS does. All but /healthz are signed
+// like the rest (the same middleware) and answer JSON, or CSV for a report.
+//   GET  /healthz                               200 when the control endpoint answers, else 503; no data
+//   GET  /v20180820/jobs/{id}/progress          per-endpoint progress, rate and ETA, error summary
+//   GET  /v20180820/jobs/{id}/report?status=…   one results file of a finished job, from a gateway holding it
+//   GET  /v20180820/s3batch/object?bucket&key   which gateway holds an object, and its ETag (a manifest)
+//   PUT  /v20180820/s3batch/object?bucket&key   writes a (manifest) object to the first gateway holding the bucket
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import type { Hono } from "hono";
+import { invalidRequest, notFound, S3ControlError } from "../errors.ts";
+import { jobRequire } from "../jobs/admin.ts";
+import { TERMINAL_STATUSES } from "../jobs/model.ts";
+import { paths } from "../jobs/paths.ts";
+import type { Plan } from "../jobs/plan.ts";
+import { progressView } from "../jobs/progress-view.ts";
+import { bucketOfArn } from "../manifest/location.ts";
+import { MAX_KEY_BYTES } from "../manifest/rows.ts";
+import { outcomeFromError } from "../operations/types.ts";
+import { reportKeys } from "../report/layout.ts";
+import type { ApiDeps, ApiEnv } from "./app.ts";
+
+/** A manifest written through the API: larger ones go to the gateway directly. */
+export const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;
+export const UPLOAD_PATH = "/v20180820/s3batch/object";
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+function objectParams(url: string): { bucket: string; key: string } {
+  const q = new URL(url).searchParams;
+  const bucket = q.get("bucket") ?? "";
+  const key = q.get("key") ?? "";
+  if (!BUCKET.test(bucket)) throw invalidRequest("bucket is not a bucket name");
+  if (!key || new TextEncoder().encode(key).length > MAX_KEY_BYTES)
+    throw invalidRequest(`key must be 1 to ${MAX_KEY_BYTES} bytes`);
+  return { bucket, key };
+}
+
+export function registerExtensions(
+  app: Hono<ApiEnv>,
+  deps: ApiDeps,
+  jobRef: (accountId: string, jobId: string) => { accountId: string; jobId: string },
+): void {
+  app.get("/healthz", async () => {
+    try {
+      await deps.store.s3.send(new HeadBucketCommand({ Bucket: deps.store.bucket }), {
+        abortSignal: AbortSignal.timeout(3_000),
+      });
+      return json({ status: "ok" });
+    } catch {
+      return json({ status: "unavailable" }, 503);
+    }
+  });
+
+  app.get("/v20180820/jobs/:id/progress", async (c) => {
+    const job = await jobRequire(deps, jobRef(c.get("accountId"), c.req.param("id")));
+    return json(await progressView(deps, job));
+  });
+
+  app.get("/v20180820/jobs/:id/report", async (c) => {
+    const ref = jobRef(c.get("accountId"), c.req.param("id"));
+    const job = await jobRequire(deps, ref);
+    const status = c.req.query("status");
+    if (status !== "succeeded" && status !== "failed")
+      throw invalidRequest("status must be succeeded or failed");
+    const report = job.request.Report;
+    if (!report.Enabled || !report.Bucket) throw notFound(`The job ${ref.jobId} writes no report`);
+    if (!TERMINAL_STATUSES.includes(job.status))
+      throw new S3ControlError(
+        "JobStatusException",
+        409,
+        `The report is written when the job ends; it is ${job.status}`,
+      );
+    const plan = (await deps.store.get<Plan>(paths.plan(ref)))?.value;
+    const bucket = bucketOfArn(report.Bucket);
+    const key = reportKeys(report.Prefix, ref.jobId).results(status);
+    for (const id of plan?.reportEndpoints ?? []) {
+      try {
+        const out = await deps.gateways.get(id).s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (!out.Body) continue;
+        return new Response(out.Body.transformToWebStream(), {
+          headers: { "content-type": "text/csv", "x-s3batch-endpoint": id },
+        });
+      } catch (err) {
+        // A file with no rows is not written: that is an empty file, not an error.
+        if (outcomeFromError(err).kind !== "missing") deps.log.warn("report read failed", { endpoint: id });
+      }
+    }
+    return new Response("", { headers: { "content-type": "text/csv" } });
+  });
+
+  app.get(UPLOAD_PATH, async (c) => {
+    const { bucket, key } = objectParams(c.req.url);
+    for (const gw of deps.gateways.all()) {
+      try {
+        const head = await gw.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return json({
+          endpoint: gw.endpoint.id,
+          bucket,
+          key,
+          etag: head.ETag ?? "",
+          size: head.ContentLength ?? 0,
+          lastModified: head.LastModified?.toISOString(),
+        });
+      } catch (err) {
+        if (outcomeFromError(err).kind !== "missing") throw err;
+      }
+    }
+    throw notFound(`No endpoint holds ${bucket}/${key}`);
+  });
+
+  app.put(UPLOAD_PATH, async (c) => {
+    const { bucket, key } = objectParams(c.req.url);
+    const body = c.get("bytes");
+    for (const gw of deps.gateways.all()) {
+      try {
+        await gw.s3.send(new HeadBucketCommand({ Bucket: bucket }));
+      } catch (err) {
+        if (
+          outcomeFromError(err).kind === "missing" ||
+          /^(403|301|400)$/.test(
+            String((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode),
+          )
+        )
+          continue;
+        throw err;
+      }
+      const put = await gw.s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: "text/csv" }),
+      );
+      return json({ endpoint: gw.endpoint.id, bucket, key, etag: put.ETag ?? "", size: body.length });
+    }
+    throw notFound(`No endpoint holds the bucket ${bucket}`);
+  });
+}
