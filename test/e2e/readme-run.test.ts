@@ -68,6 +68,13 @@ describe("README run command", () => {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    let output = "";
+    proc.stdout?.on("data", (c: Buffer) => {
+      output += c.toString();
+    });
+    proc.stderr?.on("data", (c: Buffer) => {
+      output += c.toString();
+    });
     const [, url] = await waitForLine(proc, /s3batch API listening on (http:\/\/\S+)/, 240_000);
     const gatewayA = gatewayClient(`http://127.0.0.1:${PORT_BASE + 1}`);
     const gatewayB = gatewayClient(`http://127.0.0.1:${PORT_BASE + 2}`);
@@ -87,6 +94,28 @@ describe("README run command", () => {
 
     // Assess
     expectSeedOutcome(job);
+    // An operator can follow the job in the log: a JSON line per status change and per child attempt.
+    const lines = output
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.jobId === jobId);
+    const changes = lines.filter((l) => l.msg === "job status changed").map((l) => `${l.from}>${l.to}`);
+    expect(changes).toEqual([
+      "New>Preparing",
+      "Preparing>Ready",
+      "Ready>Active",
+      "Active>Completing",
+      "Completing>Complete",
+    ]);
+    const attempts = lines.filter((l) => l.msg === "child attempt ended");
+    expect(attempts.map((l) => l.endpoint).sort()).toEqual(["gateway-a", "gateway-b"]);
+    for (const a of attempts) {
+      expect(a).toMatchObject({ level: "info", shard: 0, result: "settled" });
+      expect(a).toHaveProperty("attempt");
+      expect(a).toHaveProperty("ms");
+      expect(a).toHaveProperty("succeeded");
+    }
     for (const port of [PORT_BASE, PORT_BASE + 1, PORT_BASE + 2]) expect(await portOpen(port)).toBe(false);
     for (const c of [gatewayA, gatewayB, control]) c.destroy();
   });
