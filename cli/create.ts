@@ -34,6 +34,7 @@ export interface CreateFlags {
   lambda?: string;
   replicate?: boolean;
   encrypt?: string;
+  delete?: boolean;
   report?: string;
   reportScope?: string;
   priority?: string;
@@ -41,6 +42,12 @@ export interface CreateFlags {
   description?: string;
   roleArn?: string;
 }
+
+/** Marks the stand-in operation of a delete job. */
+export const DELETE = Symbol("S3DeleteObject");
+
+export const isDelete = (op: JobOperation | undefined) =>
+  Boolean(op && (op as Record<symbol, unknown>)[DELETE]);
 
 /** The largest manifest file the API takes through its upload route. */
 const MAX_MANIFEST_FILE = 32 * 1024 * 1024;
@@ -126,6 +133,9 @@ export function operationOf(f: CreateFlags): JobOperation | undefined {
     ops.push({
       S3UpdateObjectEncryption: { ObjectEncryption: { SSEKMS: { KMSKeyArn: f.encrypt } } },
     } as JobOperation);
+  // S3DeleteObject is s3batch's own: the SDK cannot send it, so it travels as a stand-in that
+  // cli/main.ts swaps for the element on the wire (deleteOnTheWire).
+  if (f.delete) ops.push({ S3DeleteObjectTagging: {}, [DELETE]: true } as JobOperation);
   if (ops.length > 1)
     throw new UsageError("name one operation: --tag, --untag, --restore-days, --copy-to, …");
   return ops[0];
@@ -242,7 +252,8 @@ export async function createJobRequest(api: Api, f: CreateFlags): Promise<Create
     Priority: f.priority !== undefined ? int(f.priority, "--priority", 0, 2147483647) : (base.Priority ?? 10),
     RoleArn: f.roleArn ?? base.RoleArn ?? `arn:aws:iam::${api.accountId}:role/s3batch`,
     ClientRequestToken: base.ClientRequestToken ?? randomUUID(),
-    ConfirmationRequired: f.confirm ? true : (base.ConfirmationRequired ?? false),
+    // A delete job is always created to wait for confirmation.
+    ConfirmationRequired: f.confirm || f.delete ? true : (base.ConfirmationRequired ?? false),
     ...(f.description ? { Description: f.description } : {}),
   };
   return request;

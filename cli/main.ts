@@ -16,7 +16,7 @@ import { Command, CommanderError, Option } from "commander";
 import type { ProgressView } from "../lib/jobs/progress-view.ts";
 import { parseCsvLine } from "../lib/manifest/csv.ts";
 import { Api } from "./client.ts";
-import { type CreateFlags, createJobRequest } from "./create.ts";
+import { type CreateFlags, createJobRequest, isDelete } from "./create.ts";
 import { EXIT, JobNotComplete, UsageError } from "./exit.ts";
 import { Bars, printErrors, printJob, printJobs } from "./render.ts";
 
@@ -130,6 +130,22 @@ async function watch(api: Api, g: Globals, jobId: string, intervalMs: number): P
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** Sends S3DeleteObject in place of the stand-in the SDK serialized (before the body is signed). */
+function deleteOnTheWire(command: CreateJobCommand): void {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const req = args.request as { body?: unknown };
+      if (typeof req.body === "string")
+        req.body = req.body.replace(
+          /<S3DeleteObjectTagging\s*\/>|<S3DeleteObjectTagging><\/S3DeleteObjectTagging>/,
+          "<S3DeleteObject></S3DeleteObject>",
+        );
+      return next(args);
+    },
+    { step: "build", priority: "high", name: "s3batchDeleteObject" },
+  );
+}
+
 export function program(): Command {
   const prog = new Command("s3batch")
     .description("S3 Batch Operations over a federation of S3 gateways")
@@ -183,6 +199,7 @@ export function program(): Command {
     .option("--lambda <arn>", "LambdaInvoke")
     .option("--replicate", "S3ReplicateObject")
     .option("--encrypt <kms-key-arn>", "S3UpdateObjectEncryption to SSE-KMS")
+    .option("--delete", "S3DeleteObject (s3batch's own; always created with --confirm)")
     .option("--report <s3url>", "write the report to s3://bucket/prefix")
     .option("--report-scope <scope>", "all or failed", "all")
     .option("--priority <n>", "the job's priority")
@@ -193,7 +210,9 @@ export function program(): Command {
     .action(async (flags: CreateFlags & { watch?: boolean }, cmd: Command) => {
       const { api, g } = apiOf(cmd);
       const request = await createJobRequest(api, flags);
-      const out = await api.call((c) => c.send(new CreateJobCommand(request)));
+      const command = new CreateJobCommand(request);
+      if (isDelete(request.Operation)) deleteOnTheWire(command);
+      const out = await api.call((c) => c.send(command));
       const jobId = out.JobId ?? "";
       if (flags.watch) {
         if (!g.json) process.stderr.write(`created ${jobId}\n`);

@@ -4,6 +4,7 @@ import { checksumOperation } from "./checksum.ts";
 import { copyOperation, replicateOperation } from "./copy.ts";
 import { lambdaInvokeOperation } from "./lambda-invoke.ts";
 import {
+  deleteObjectOperation,
   deleteTaggingOperation,
   putAclOperation,
   putLegalHoldOperation,
@@ -26,5 +27,6 @@ export function operationFor(spec: OperationSpec): Operation {
   if (spec.S3ReplicateObject) return replicateOperation();
   if (spec.S3ComputeObjectChecksum) return checksumOperation(spec.S3ComputeObjectChecksum);
   if (spec.LambdaInvoke) return lambdaInvokeOperation(spec.LambdaInvoke);
+  if (spec.S3DeleteObject) return deleteObjectOperation();
   throw new Error("the job names no operation this release runs");
 }

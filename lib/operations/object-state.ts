@@ -1,8 +1,9 @@
 // The operations that change an object's state in place, on every endpoint that holds it:
-// S3DeleteObjectTagging, S3PutObjectAcl, S3PutObjectRetention, S3PutObjectLegalHold and
-// S3UpdateObjectEncryption. Each is one S3 call per endpoint.
+// S3DeleteObjectTagging, S3PutObjectAcl, S3PutObjectRetention, S3PutObjectLegalHold,
+// S3UpdateObjectEncryption and s3batch's S3DeleteObject. Each is one S3 call per endpoint.
 import {
   CopyObjectCommand,
+  DeleteObjectCommand,
   DeleteObjectTaggingCommand,
   type Grant,
   PutObjectAclCommand,
@@ -10,7 +11,14 @@ import {
   PutObjectRetentionCommand,
 } from "@aws-sdk/client-s3";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
-import { inPlaceOperation, type Operation } from "./types.ts";
+import {
+  inPlaceOperation,
+  type Operation,
+  objectOf,
+  objectPresent,
+  outcomeFromError,
+  SUCCESSFUL,
+} from "./types.ts";
 
 type AclSpec = NonNullable<OperationSpec["S3PutObjectAcl"]>;
 type RetentionSpec = NonNullable<OperationSpec["S3PutObjectRetention"]>;
@@ -20,6 +28,27 @@ type GrantSpec = NonNullable<NonNullable<AclSpec["AccessControlPolicy"]>["Access
 
 export function deleteTaggingOperation(): Operation {
   return inPlaceOperation((s3, object) => s3.send(new DeleteObjectTaggingCommand(object)));
+}
+
+/**
+ * S3DeleteObject: a row with a VersionId deletes that version; one without deletes the object,
+ * which on a versioned bucket adds a delete marker, as S3 does. S3 answers a delete of an absent
+ * key with success, so the object is looked up first: where it is not, the row is missing there.
+ * Object Lock refusals are failures with the gateway's code.
+ */
+export function deleteObjectOperation(): Operation {
+  return {
+    placement: "every",
+    run: async ({ s3 }, row) => {
+      try {
+        if (!(await objectPresent(s3, row))) return { kind: "missing" };
+        await s3.send(new DeleteObjectCommand(objectOf(row)));
+        return SUCCESSFUL;
+      } catch (err) {
+        return outcomeFromError(err);
+      }
+    },
+  };
 }
 
 /** S3 Control's grantee (TypeIdentifier id | emailAddress | uri) as S3's. */

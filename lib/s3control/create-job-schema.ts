@@ -244,6 +244,8 @@ export const operationSchema = z
     S3ReplicateObject: element(z.object({}).strict()).optional(),
     S3ComputeObjectChecksum: checksumSchema.optional(),
     S3UpdateObjectEncryption: encryptionSchema.optional(),
+    // s3batch's own: deletes the row's object (or version) on every endpoint holding it.
+    S3DeleteObject: element(z.object({}).strict()).optional(),
   })
   .strict()
   .refine(
@@ -340,6 +342,10 @@ export const createJobSchema = z
     (r) => Boolean(r.Manifest) !== Boolean(r.ManifestGenerator),
     "give exactly one of Manifest and ManifestGenerator",
   )
+  .refine((r) => !r.Operation.S3DeleteObject || r.ConfirmationRequired === true, {
+    message: "an S3DeleteObject job must be created with ConfirmationRequired",
+    path: ["ConfirmationRequired"],
+  })
   .refine(
     (r) =>
       !r.ManifestGenerator?.S3JobManifestGenerator.EnableManifestOutput ||
