@@ -35,6 +35,7 @@ export interface CreateFlags {
   replicate?: boolean;
   encrypt?: string;
   delete?: boolean;
+  notify?: string;
   report?: string;
   reportScope?: string;
   priority?: string;
@@ -255,6 +256,14 @@ export async function createJobRequest(api: Api, f: CreateFlags): Promise<Create
     // A delete job is always created to wait for confirmation.
     ConfirmationRequired: f.confirm || f.delete ? true : (base.ConfirmationRequired ?? false),
     ...(f.description ? { Description: f.description } : {}),
+    ...(f.notify
+      ? {
+          Tags: [
+            ...(base.Tags ?? []).filter((t) => t.Key !== "s3batch:notify"),
+            { Key: "s3batch:notify", Value: f.notify },
+          ],
+        }
+      : {}),
   };
   return request;
 }

@@ -205,6 +205,7 @@ export function program(): Command {
     .option("--priority <n>", "the job's priority")
     .option("--confirm", "hold the job until `s3batch confirm` (ConfirmationRequired)")
     .option("--description <text>", "the job's description")
+    .option("--notify <url>", "send the job's state changes to a webhook or an SQS queue URL")
     .option("--role-arn <arn>", "the job's RoleArn (default arn:aws:iam::<account>:role/s3batch)")
     .option("--watch", "then watch the job")
     .action(async (flags: CreateFlags & { watch?: boolean }, cmd: Command) => {

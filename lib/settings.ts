@@ -43,6 +43,17 @@ export interface Settings {
   /** A step hands over to a fresh invocation this long before its budget ends (at most a quarter of it). */
   handoverMarginSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Job state notifications (lib/notify/notify.ts). */
+  notify: {
+    /** The target of every job that names none (S3BATCH_NOTIFY_URL). */
+    url?: string;
+    /** Signs webhook bodies (S3BATCH_NOTIFY_SECRET). */
+    secret?: string;
+    /** Targets a job may name, as URL prefixes (S3BATCH_NOTIFY_TARGETS, comma-separated; empty: any). */
+    allowed: string[];
+    /** The longest wait between two tries of one event. */
+    maxDelaySeconds: number;
+  };
 }
 
 function int(
@@ -136,6 +147,15 @@ export function loadSettings(
     budgetSeconds: int(env, "S3BATCH_BUDGET_SECONDS", 840, 1, 86_400),
     handoverMarginSeconds: int(env, "S3BATCH_HANDOVER_MARGIN_SECONDS", 60, 0, 3_600),
     logLevel: level as Settings["logLevel"],
+    notify: {
+      ...(env.S3BATCH_NOTIFY_URL ? { url: env.S3BATCH_NOTIFY_URL } : {}),
+      ...(env.S3BATCH_NOTIFY_SECRET ? { secret: env.S3BATCH_NOTIFY_SECRET } : {}),
+      allowed: (env.S3BATCH_NOTIFY_TARGETS ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+      maxDelaySeconds: int(env, "S3BATCH_NOTIFY_MAX_DELAY_SECONDS", 60, 1, 3_600),
+    },
   };
 }
 

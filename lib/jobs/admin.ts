@@ -2,6 +2,7 @@
 // ListJobs. Each is one conditional write (or a read), mapped to S3 Control errors.
 import type { Context } from "../context.ts";
 import { S3ControlError } from "../errors.ts";
+import { checkTarget, NOTIFY_TAG } from "../notify/notify.ts";
 import { startJob } from "./dispatch.ts";
 import type { JobRecord, JobStatus } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
@@ -77,6 +78,8 @@ export async function jobSetTags(deps: Deps, ref: JobRef, tags: Tag[]): Promise<
   const keys = new Set(tags.map((t) => t.Key));
   if (keys.size !== tags.length)
     throw new S3ControlError("InvalidRequestException", 400, "Tag keys must be unique");
+  const notify = tags.find((t) => t.Key === NOTIFY_TAG);
+  if (notify) checkTarget(notify.Value, deps.settings.notify.allowed);
   const job = await jobUpdate(deps.store, ref, (j) => ({ ...j, tags }));
   if (!job) throw missing(ref);
   await jobEvent(deps.store, ref, "tags", { count: tags.length });

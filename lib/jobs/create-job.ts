@@ -4,6 +4,7 @@
 import type { Context } from "../context.ts";
 import { S3ControlError } from "../errors.ts";
 import { newAttempt } from "../leases/lease.ts";
+import { checkTarget, NOTIFY_TAG } from "../notify/notify.ts";
 import type { CreateJobInput } from "../s3control/create-job-schema.ts";
 import { newJobId } from "./job-id.ts";
 import type { JobRecord } from "./model.ts";
@@ -29,6 +30,8 @@ export async function createJob(
   input: CreateJobInput,
 ): Promise<string> {
   const { ClientRequestToken, ...request } = input;
+  const notify = request.Tags?.find((t) => t.Key === NOTIFY_TAG);
+  if (notify) checkTarget(notify.Value, ctx.settings.notify.allowed);
   const requestHash = await sha256Hex(JSON.stringify(request));
   const tokenKey = paths.token(accountId, ClientRequestToken);
   const now = Date.now();

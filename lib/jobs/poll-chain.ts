@@ -23,6 +23,8 @@ export async function chainStep(
   ctx: Pick<Context, "store" | "queue" | "settings">,
   msg: PollMessage,
   status: JobStatus,
+  /** Notifications wait for their target: the chain goes on whatever the status. */
+  notificationsWaiting = false,
 ): Promise<void> {
   const key = paths.pollChain(msg);
   const doc = await ctx.store.get<ChainDoc>(key);
@@ -31,7 +33,7 @@ export async function chainStep(
   const stale = !doc || doc.ageMs > staleMs;
   const current =
     doc !== undefined && msg.chain && (doc.value.token === msg.token || doc.value.token === msg.prev);
-  if (QUIET.includes(status)) {
+  if (QUIET.includes(status) && !notificationsWaiting) {
     if (doc && (current || stale)) await ctx.store.delete(key);
     return;
   }

@@ -14,6 +14,7 @@ import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import { ConflictError } from "../errors.ts";
 import { type LeaseFields, leaseLive } from "../leases/lease.ts";
+import { notifyStep } from "../notify/notify.ts";
 import type { PollMessage } from "../queue/messages.ts";
 import { initialMergeState, type MergeState, mergeFinish } from "../report/merge-state.ts";
 import type { Stored } from "../store/json-store.ts";
@@ -40,7 +41,9 @@ type Deps = Pick<Context, "store" | "queue" | "settings" | "log">;
 export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
   const job = await jobGet(ctx.store, msg);
   if (!job) return;
-  await chainStep(ctx, msg, job.value.status);
+  // Notifications first: the events of the job's history that wait for their target.
+  const waiting = await notifyStep(ctx, job.value);
+  await chainStep(ctx, msg, job.value.status, waiting);
   const status = job.value.status;
   if (PREPARING.includes(status)) await reconcileDispatch(ctx, job);
   else if (RUNNING.includes(status)) await reconcileChildren(ctx, job.value);
