@@ -94,7 +94,7 @@ export class Api {
 
   /** A signed request to an extension route; answers the response (2xx) or throws. */
   async request(
-    method: "GET" | "PUT",
+    method: "GET" | "PUT" | "POST",
     path: string,
     query: Record<string, string> = {},
     body?: Uint8Array,

@@ -18,7 +18,7 @@ import { parseCsvLine } from "../lib/manifest/csv.ts";
 import { Api } from "./client.ts";
 import { type CreateFlags, createJobRequest, isDelete } from "./create.ts";
 import { EXIT, JobNotComplete, UsageError } from "./exit.ts";
-import { Bars, printErrors, printJob, printJobs } from "./render.ts";
+import { Bars, printErrors, printJob, printJobs, printSurvey } from "./render.ts";
 
 interface Globals {
   endpointUrl: string;
@@ -130,6 +130,28 @@ async function watch(api: Api, g: Globals, jobId: string, intervalMs: number): P
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** Waits for the new job to wait in Suspended, surveys it, and prints the survey. */
+async function dryRun(api: Api, g: Globals, jobId: string): Promise<void> {
+  let p = await progressOf(api, jobId);
+  while (p.status !== "Suspended") {
+    if (TERMINAL.has(p.status)) throw new JobNotComplete(`job ${jobId} ended ${p.status} before its survey`);
+    await new Promise((r) => setTimeout(r, 500));
+    p = await progressOf(api, jobId);
+  }
+  await api.request("POST", `v20180820/jobs/${encodeURIComponent(jobId)}/survey`);
+  if (!g.json) process.stderr.write(`surveying ${jobId} …\n`);
+  while (p.survey?.status !== "done") {
+    if (p.survey?.status === "failed") throw new JobNotComplete(`the survey of ${jobId} failed`);
+    await new Promise((r) => setTimeout(r, 500));
+    p = await progressOf(api, jobId);
+  }
+  if (g.json) printJson({ jobId, status: p.status, survey: p.survey });
+  else {
+    printSurvey(stdout, p.survey);
+    stdout(`${jobId} is Suspended: s3batch confirm ${jobId} runs it`);
+  }
+}
+
 /** Sends S3DeleteObject in place of the stand-in the SDK serialized (before the body is signed). */
 function deleteOnTheWire(command: CreateJobCommand): void {
   command.middlewareStack.add(
@@ -208,13 +230,17 @@ export function program(): Command {
     .option("--notify <url>", "send the job's state changes to a webhook or an SQS queue URL")
     .option("--role-arn <arn>", "the job's RoleArn (default arn:aws:iam::<account>:role/s3batch)")
     .option("--watch", "then watch the job")
-    .action(async (flags: CreateFlags & { watch?: boolean }, cmd: Command) => {
+    .option("--dry-run", "create the job waiting for confirmation, survey it, print the survey")
+    .action(async (flags: CreateFlags & { watch?: boolean; dryRun?: boolean }, cmd: Command) => {
       const { api, g } = apiOf(cmd);
-      const request = await createJobRequest(api, flags);
+      if (flags.dryRun && flags.watch)
+        throw new UsageError("--dry-run leaves the job waiting: it cannot --watch");
+      const request = await createJobRequest(api, { ...flags, ...(flags.dryRun ? { confirm: true } : {}) });
       const command = new CreateJobCommand(request);
       if (isDelete(request.Operation)) deleteOnTheWire(command);
       const out = await api.call((c) => c.send(command));
       const jobId = out.JobId ?? "";
+      if (flags.dryRun) return dryRun(api, g, jobId);
       if (flags.watch) {
         if (!g.json) process.stderr.write(`created ${jobId}\n`);
         return watch(api, g, jobId, 1000);

@@ -104,6 +104,32 @@ export function printJob(out: Out, job: JobDescriptor, p: ProgressView): void {
     out("");
     printErrors(out, p);
   }
+  if (p.survey) {
+    out("");
+    out(`Survey (${p.survey.status}):`);
+    printSurvey(out, p.survey);
+  }
+}
+
+export function printSurvey(out: Out, s: NonNullable<ProgressView["survey"]>): void {
+  const rows = [["ENDPOINT", "FOUND", "BYTES", "STORAGE CLASSES"]];
+  for (const [id, e] of Object.entries(s.endpoints).sort())
+    rows.push([
+      id,
+      String(e.found),
+      String(e.bytes),
+      Object.entries(e.storageClasses)
+        .map(([c, n]) => `${c} ${n}`)
+        .join(", "),
+    ]);
+  for (const l of table(rows)) out(l);
+  out(`Rows:               ${s.rows}`);
+  out(`On several:         ${s.onSeveralEndpoints}`);
+  out(`Missing objects:    ${s.missingObjects}`);
+  out(`Missing buckets:    ${s.missingBuckets}`);
+  if (s.crossGatewayBytes !== undefined) out(`Bytes across:       ${s.crossGatewayBytes}`);
+  const fails = Object.entries(s.wouldFail);
+  out(`Would fail:         ${fails.length ? fails.map(([c, n]) => `${n} ${c}`).join(", ") : "none"}`);
 }
 
 export function printErrors(out: Out, p: ProgressView): void {

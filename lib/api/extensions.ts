@@ -3,6 +3,7 @@
 // like the rest (the same middleware) and answer JSON, or CSV for a report.
 //   GET  /healthz                               200 when the control endpoint answers, else 503; no data
 //   GET  /v20180820/jobs/{id}/progress          per-endpoint progress, rate and ETA, error summary
+//   POST /v20180820/jobs/{id}/survey            surveys a job waiting in Suspended (a dry run: survey/survey.ts)
 //   GET  /v20180820/jobs/{id}/report?status=…   one results file of a finished job, from a gateway holding it
 //   GET  /v20180820/s3batch/object?bucket&key   which gateway holds an object, and its ETag (a manifest)
 //   PUT  /v20180820/s3batch/object?bucket&key   writes a (manifest) object to the first gateway holding the bucket
@@ -18,6 +19,7 @@ import { bucketOfArn } from "../manifest/location.ts";
 import { MAX_KEY_BYTES } from "../manifest/rows.ts";
 import { outcomeFromError } from "../operations/types.ts";
 import { reportKeys } from "../report/layout.ts";
+import { startSurvey } from "../survey/survey.ts";
 import type { ApiDeps, ApiEnv } from "./app.ts";
 
 /** A manifest written through the API: larger ones go to the gateway directly. */
@@ -57,6 +59,11 @@ export function registerExtensions(
   app.get("/v20180820/jobs/:id/progress", async (c) => {
     const job = await jobRequire(deps, jobRef(c.get("accountId"), c.req.param("id")));
     return json(await progressView(deps, job));
+  });
+
+  app.post("/v20180820/jobs/:id/survey", async (c) => {
+    const job = await jobRequire(deps, jobRef(c.get("accountId"), c.req.param("id")));
+    return json({ jobId: job.jobId, surveyJobId: await startSurvey(deps, job) });
   });
 
   app.get("/v20180820/jobs/:id/report", async (c) => {

@@ -21,6 +21,7 @@ import type { TaskRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
 import type { TaskContext, TaskOutcome } from "../operations/types.ts";
 import type { ChildMessage } from "../queue/messages.ts";
+import { surveyedRows } from "../survey/survey.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
 import { CheckpointWriter } from "./checkpoint.ts";
 import { placementOf, soleHolder } from "./placement.ts";
@@ -117,15 +118,18 @@ async function runShard(
       yield entry;
     }
   }
+  // A surveyed job's child does not look up again the rows its survey did not find here.
+  const surveyed = job.surveyOf ? undefined : await surveyedRows(ctx, ref, state.span);
   const run = async (entry: { row: TaskRow; end: number }) => {
-    const outcome = (await runsHere(entry.row))
-      ? await runTask(
-          gw,
-          stop,
-          () => op.run(task, entry.row),
-          () => probeBucket(gw, entry.row.bucket),
-        )
-      : MISSING;
+    const outcome =
+      (!surveyed || surveyed(entry.row.index)) && (await runsHere(entry.row))
+        ? await runTask(
+            gw,
+            stop,
+            () => op.run(task, entry.row),
+            () => probeBucket(gw, entry.row.bucket),
+          )
+        : MISSING;
     return { entry, outcome };
   };
   const checkpoint = (status: "running", release = false) =>

@@ -137,7 +137,8 @@ export async function listJobs(
       after = jobId;
       scanned++;
       const job = records[i]?.value;
-      if (job && (statuses.length === 0 || statuses.includes(job.status))) jobs.push(job);
+      // A survey job is its job's, not one of the account's jobs.
+      if (job && !job.surveyOf && (statuses.length === 0 || statuses.includes(job.status))) jobs.push(job);
     }
     if (page.names.length === 0) more = false;
   }

@@ -75,4 +75,6 @@ export interface JobRecord {
   /** Recent progress samples (poll adds one when progress moves): the progress route's rate. */
   samples?: ProgressSample[];
   generatedManifest?: GeneratedManifestDescriptor;
+  /** A survey job (survey/survey.ts): the job it surveys. */
+  surveyOf?: string;
 }

@@ -47,6 +47,7 @@ export const paths = {
   /** The finished report's error summary, written by the merge. */
   errorSummary: (r: JobRef) => `${jobPrefix(r)}errors.json`,
   notifyOutbox: (r: JobRef) => `${jobPrefix(r)}notify.json`,
+  survey: (r: JobRef) => `${jobPrefix(r)}survey.json`,
   /** Markers of jobs whose children have not all started, highest priority first in key order. */
   pending: (accountId: string) => `pending/${accountId}/`,
   pendingMarker: (r: JobRef, priority: number) =>

@@ -9,6 +9,7 @@ import { listProgress } from "../children/progress.ts";
 import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import type { ReportSummary, SummaryGroup } from "../report/report-summary.ts";
+import { type Survey, surveyOf } from "../survey/survey.ts";
 import { type JobRecord, type ProgressSample, TERMINAL_STATUSES } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
 import type { Plan, ShardList } from "./plan.ts";
@@ -50,6 +51,8 @@ export interface ProgressView {
   /** Once the report is written: the failed tasks whose object no endpoint holds. */
   tasksFoundNowhere: number | null;
   failureReasons: JobRecord["failureReasons"];
+  /** The job's survey (a dry run), when one was asked for. */
+  survey: Survey | null;
 }
 
 const WINDOW_MS = 60_000;
@@ -152,5 +155,6 @@ export async function progressView(ctx: Pick<Context, "store">, job: JobRecord):
     errorsFinal: final !== undefined,
     tasksFoundNowhere: final ? (final.tasks["-"]?.failed ?? 0) : null,
     failureReasons: job.failureReasons,
+    survey: (await surveyOf(ctx, job)) ?? null,
   };
 }

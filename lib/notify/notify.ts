@@ -57,6 +57,7 @@ export function checkTarget(url: string, allowed: readonly string[]): void {
 }
 
 export function targetOf(job: JobRecord, settings: Deps["settings"]): string | undefined {
+  if (job.surveyOf) return undefined; // a survey's own steps are its job's business
   return job.tags.find((t) => t.Key === NOTIFY_TAG)?.Value ?? settings.notify.url;
 }
 

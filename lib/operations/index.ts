@@ -1,5 +1,6 @@
 // The operation registry: from the job's Operation element to the code that runs it.
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
+import { surveyOperation } from "../survey/survey.ts";
 import { checksumOperation } from "./checksum.ts";
 import { copyOperation, replicateOperation } from "./copy.ts";
 import { lambdaInvokeOperation } from "./lambda-invoke.ts";
@@ -28,5 +29,6 @@ export function operationFor(spec: OperationSpec): Operation {
   if (spec.S3ComputeObjectChecksum) return checksumOperation(spec.S3ComputeObjectChecksum);
   if (spec.LambdaInvoke) return lambdaInvokeOperation(spec.LambdaInvoke);
   if (spec.S3DeleteObject) return deleteObjectOperation();
+  if (spec.S3SurveyObject) return surveyOperation(spec.S3SurveyObject);
   throw new Error("the job names no operation this release runs");
 }

@@ -57,12 +57,13 @@ export async function mergeBatch(
   rows: readonly EchoRow[],
   shard: ShardView,
   routing: Routing,
+  observe?: RowObserver,
 ): Promise<MergedBatch> {
   const out: MergedBatch = { succeeded: "", failed: "", succeededRows: 0, failedRows: 0, summary: undefined };
   const last = rows.at(-1);
   if (!last) return out;
   await Promise.all(shard.children.map((c) => c.outcomes.readThrough(last.index)));
-  for (const row of rows) mergeRow(row, shard, routing, out);
+  for (const row of rows) mergeRow(row, shard, routing, out, observe);
   return out;
 }
 
@@ -82,8 +83,20 @@ function exhaustedFor(row: EchoRow, shard: ShardView, routing: Routing, bucket: 
   return out.length > 0 ? out : undefined;
 }
 
+/** Sees each row with what every endpoint that found it said (a survey sums them). */
+export type RowObserver = (
+  bucket: string,
+  seen: { endpointId: string; message: string | undefined }[],
+) => void;
+
 /** Appends the row's report line to `out`. */
-function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedBatch): void {
+function mergeRow(
+  row: EchoRow,
+  shard: ShardView,
+  routing: Routing,
+  out: MergedBatch,
+  observe?: RowObserver,
+): void {
   // Bucket names hold no comma, so the echo's first field is the bucket as it is.
   const bucket = row.echo.slice(0, row.echo.indexOf(","));
   const found = shard.found.has(row.index);
@@ -91,6 +104,7 @@ function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedB
   // A task that runs once ran where it was found; only when it ran nowhere did exhaustion stop it.
   if (found && shard.placement === "first") exhausted = undefined;
   if (!found && !exhausted) {
+    observe?.(bucket, []);
     const noBucket = (routing[bucket] ?? []).length === 0;
     out.failed += `${row.echo},${noBucket ? NO_BUCKET : NO_KEY}`;
     out.failedRows++;
@@ -100,6 +114,7 @@ function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedB
   }
   let message: string | undefined;
   let succeededOn: string | undefined;
+  const seen: { endpointId: string; message: string | undefined }[] = [];
   let failures: (OutcomeEntry & { endpointId: string })[] | undefined;
   for (const c of shard.children) {
     if (exhausted?.includes(c)) {
@@ -113,6 +128,7 @@ function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedB
     }
     if (!c.bitmap?.has(row.index)) continue;
     const entry = c.outcomes.take(row.index);
+    if (!entry || entry.http === 200) seen.push({ endpointId: c.endpointId, message: entry?.message });
     if (!entry || entry.http === 200) {
       message ??= entry?.message ?? DEFAULT_SUCCESS;
       succeededOn ??= c.endpointId;
@@ -121,6 +137,7 @@ function mergeRow(row: EchoRow, shard: ShardView, routing: Routing, out: MergedB
     failures ??= [];
     failures.push({ ...entry, endpointId: c.endpointId });
   }
+  observe?.(bucket, seen);
   const first = failures?.[0];
   if (!first) {
     if (message === undefined)

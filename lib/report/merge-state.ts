@@ -9,6 +9,7 @@ import type { JobRef } from "../jobs/paths.ts";
 import { pendingClear } from "../jobs/priority.ts";
 import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
 import type { LeaseFields } from "../leases/lease.ts";
+import type { Survey } from "../survey/survey.ts";
 import type { WriterState } from "./fanout-writer.ts";
 import type { ReportSummary } from "./report-summary.ts";
 
@@ -23,6 +24,8 @@ export interface MergeCheckpoint {
   counts: MergeCounts;
   /** The failed rows so far, grouped, and the tasks by endpoint (report-summary.ts). */
   summary: ReportSummary;
+  /** A survey's sums so far (survey/survey.ts). */
+  survey?: Survey;
   writers: Partial<Record<"succeeded" | "failed", { state: WriterState; carry: string }>>;
 }
 

@@ -30,9 +30,17 @@ import type { EchoRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
 import type { MergeMessage } from "../queue/messages.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
+import { SurveyTally } from "../survey/survey.ts";
 import { FanoutWriter, type WriteTarget } from "./fanout-writer.ts";
 import { REPORT_FORMAT, REPORT_SCHEMA, type ReportManifest, reportKeys } from "./layout.ts";
-import { type ChildView, type MergedBatch, mergeBatch, type RowSet, type ShardView } from "./merge-rows.ts";
+import {
+  type ChildView,
+  type MergedBatch,
+  mergeBatch,
+  type RowObserver,
+  type RowSet,
+  type ShardView,
+} from "./merge-rows.ts";
 import {
   FINAL_STATUS,
   initialMergeState,
@@ -129,8 +137,19 @@ async function writeReport(
 
   const counts: MergeCounts = saved ? { ...saved.counts } : { succeeded: 0, failed: 0 };
   const summary = new ReportTally(saved?.summary);
+  const surveySpec = job.request.Operation.S3SurveyObject;
+  const survey =
+    surveySpec && job.surveyOf
+      ? new SurveyTally(ref.jobId, surveySpec, plan.routing, saved?.survey)
+      : undefined;
   const handover = async (nextShard: number) => {
-    const checkpoint: MergeCheckpoint = { nextShard, counts, summary: summary.toJSON(), writers: {} };
+    const checkpoint: MergeCheckpoint = {
+      nextShard,
+      counts,
+      summary: summary.toJSON(),
+      ...(survey ? { survey: survey.toJSON() } : {}),
+      writers: {},
+    };
     for (const status of ["succeeded", "failed"] as const) {
       const w = writers[status];
       if (!w) continue;
@@ -145,7 +164,8 @@ async function writeReport(
   try {
     const startShard = saved?.nextShard ?? 0;
     const stop = AbortSignal.any([budget.signal, lease.lost]);
-    for await (const item of reportRows(ctx, ref, job, plan, shards, startShard)) {
+    const observe = survey ? survey.row.bind(survey) : undefined;
+    for await (const item of reportRows(ctx, ref, job, plan, shards, startShard, observe)) {
       if ("boundary" in item) {
         if (stop.aborted) {
           await handover(item.boundary);
@@ -205,6 +225,12 @@ async function writeReport(
     );
     throw err;
   }
+  if (survey && job.surveyOf)
+    await ctx.store.putBytes(
+      paths.survey({ accountId: ref.accountId, jobId: job.surveyOf }),
+      JSON.stringify({ ...survey.toJSON(), status: "done", finishedAt: new Date().toISOString() }),
+      "application/json",
+    );
   // The summary before the commit: a job that ends has its error summary.
   await ctx.store.putBytes(paths.errorSummary(ref), JSON.stringify(summary.toJSON()), "application/json");
   const done = { counts, total: plan.totalRows };
@@ -227,6 +253,7 @@ async function* reportRows(
   plan: Plan,
   shards: Shard[],
   startShard: number,
+  observe?: RowObserver,
 ): AsyncGenerator<MergedBatch | { boundary: number }> {
   const first = shards[startShard];
   const last = shards.at(-1);
@@ -272,7 +299,7 @@ async function* reportRows(
           if (row.index < current.limit) batch.push(row);
         }
         if (batch.length === 0) continue;
-        yield await mergeBatch(batch, current.view, plan.routing);
+        yield await mergeBatch(batch, current.view, plan.routing, observe);
       }
     }
   } finally {

@@ -246,6 +246,8 @@ export const operationSchema = z
     S3UpdateObjectEncryption: encryptionSchema.optional(),
     // s3batch's own: deletes the row's object (or version) on every endpoint holding it.
     S3DeleteObject: element(z.object({}).strict()).optional(),
+    // Internal: a survey job's operation (survey/survey.ts); refused in a CreateJob request.
+    S3SurveyObject: z.object({ Of: z.string(), TargetBucket: z.string().optional() }).optional(),
   })
   .strict()
   .refine(
@@ -342,6 +344,10 @@ export const createJobSchema = z
     (r) => Boolean(r.Manifest) !== Boolean(r.ManifestGenerator),
     "give exactly one of Manifest and ManifestGenerator",
   )
+  .refine((r) => !r.Operation.S3SurveyObject, {
+    message: "S3SurveyObject is not an operation a job can name",
+    path: ["Operation"],
+  })
   .refine((r) => !r.Operation.S3DeleteObject || r.ConfirmationRequired === true, {
     message: "an S3DeleteObject job must be created with ConfirmationRequired",
     path: ["ConfirmationRequired"],

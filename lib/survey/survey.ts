@@ -1,0 +1,291 @@
+// The survey (a dry run): a job waiting in Suspended can be surveyed before anyone confirms it.
+// The survey is a job of its own, `<jobId>_s`, with the same manifest and the internal
+// S3SurveyObject operation: a HeadObject of every row on every endpoint its bucket routes to,
+// changing nothing. It runs through the same dispatch, children, checkpoints, leases and merge as
+// any job, so it is as crash-safe; its merge sums what the rows found into the surveyed job's
+// `survey.json`:
+//   - objects found per endpoint, their bytes and storage classes;
+//   - objects on several endpoints, missing objects, rows whose bucket no endpoint holds;
+//   - for a copy, the bytes that would cross gateways;
+//   - for restore (needs an archived storage class) and retention or legal hold (need Object
+//     Lock on the bucket), how many tasks would fail, and why.
+// Once the job is confirmed its children reuse the survey's findings: a row the survey did not
+// find on an endpoint is not looked up there again.
+import { GetObjectLockConfigurationCommand, HeadObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
+import { bitmapsReady, deserializeBitmap } from "../bitmap/valid-bitmap.ts";
+import { readChildOutput } from "../children/output.ts";
+import type { ChildRef, ChildSpan, ChildState } from "../children/state.ts";
+import type { Context } from "../context.ts";
+import { S3ControlError } from "../errors.ts";
+import type { JobRecord } from "../jobs/model.ts";
+import { type JobRef, paths } from "../jobs/paths.ts";
+import { jobGet } from "../jobs/store.ts";
+import { newAttempt } from "../leases/lease.ts";
+import type { Operation, TaskOutcome } from "../operations/types.ts";
+import { objectOf, outcomeFromError } from "../operations/types.ts";
+import type { OperationSpec } from "../s3control/create-job-schema.ts";
+
+export const SURVEY_SUFFIX = "_s";
+export const surveyRef = (ref: JobRef): JobRef => ({
+  accountId: ref.accountId,
+  jobId: `${ref.jobId}${SURVEY_SUFFIX}`,
+});
+
+type SurveySpec = NonNullable<OperationSpec["S3SurveyObject"]>;
+
+const ARCHIVED = new Set(["GLACIER", "DEEP_ARCHIVE"]);
+const NEEDS_LOCK = new Set(["S3PutObjectRetention", "S3PutObjectLegalHold"]);
+
+/** What the survey saw of one object on one endpoint, as its outcome's message. */
+interface Seen {
+  size: number;
+  storageClass: string;
+  /** The error code the job's operation would fail with here. */
+  wouldFail?: string;
+}
+const SEEN_PREFIX = "survey ";
+const encodeSeen = (s: Seen) => `${SEEN_PREFIX}${JSON.stringify(s)}`;
+export function decodeSeen(message: string | undefined): Seen | undefined {
+  if (!message?.startsWith(SEEN_PREFIX)) return undefined;
+  try {
+    return JSON.parse(message.slice(SEEN_PREFIX.length)) as Seen;
+  } catch {
+    return undefined;
+  }
+}
+
+/** S3SurveyObject: the HeadObject of the row on this endpoint, and the precondition checks. */
+export function surveyOperation(spec: SurveySpec): Operation {
+  const locked = new Map<string, Promise<boolean>>();
+  return {
+    placement: "every",
+    run: async ({ s3 }, row): Promise<TaskOutcome> => {
+      try {
+        const head = await s3.send(new HeadObjectCommand(objectOf(row)));
+        const storageClass = head.StorageClass ?? "STANDARD";
+        let wouldFail: string | undefined;
+        if (spec.Of === "S3InitiateRestoreObject" && !ARCHIVED.has(storageClass))
+          wouldFail = "InvalidObjectState";
+        if (NEEDS_LOCK.has(spec.Of)) {
+          let lock = locked.get(row.bucket);
+          if (!lock) {
+            lock = s3
+              .send(new GetObjectLockConfigurationCommand({ Bucket: row.bucket }))
+              .then((o) => o.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled")
+              .catch((err) => {
+                if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) return false;
+                throw err;
+              });
+            locked.set(row.bucket, lock);
+          }
+          if (!(await lock)) wouldFail = "InvalidRequest";
+        }
+        const seen: Seen = {
+          size: head.ContentLength ?? 0,
+          storageClass,
+          ...(wouldFail ? { wouldFail } : {}),
+        };
+        return { kind: "succeeded", message: encodeSeen(seen) };
+      } catch (err) {
+        return outcomeFromError(err);
+      }
+    },
+  };
+}
+
+export interface EndpointSurvey {
+  found: number;
+  bytes: number;
+  storageClasses: Record<string, number>;
+}
+
+export interface Survey {
+  status: "running" | "done" | "failed";
+  surveyJobId: string;
+  rows: number;
+  endpoints: Record<string, EndpointSurvey>;
+  /** Objects found on more than one endpoint. */
+  onSeveralEndpoints: number;
+  /** Rows found on no endpoint holding their bucket. */
+  missingObjects: number;
+  /** Rows whose bucket no endpoint holds. */
+  missingBuckets: number;
+  /** For a copy: bytes read on one gateway and written to another. */
+  crossGatewayBytes?: number;
+  /** Tasks the job's operation would fail, by the error code it would fail with. */
+  wouldFail: Record<string, number>;
+  finishedAt?: string;
+}
+
+/** Sums the survey's rows as the merge meets them. */
+export class SurveyTally {
+  private readonly s: Survey;
+
+  constructor(
+    surveyJobId: string,
+    private readonly spec: SurveySpec,
+    private readonly routing: Record<string, string[]>,
+    saved?: Survey,
+  ) {
+    this.s = saved
+      ? structuredClone(saved)
+      : {
+          status: "running",
+          surveyJobId,
+          rows: 0,
+          endpoints: {},
+          onSeveralEndpoints: 0,
+          missingObjects: 0,
+          missingBuckets: 0,
+          ...(spec.TargetBucket ? { crossGatewayBytes: 0 } : {}),
+          wouldFail: {},
+        };
+  }
+
+  /** One row: what each endpoint holding it saw, in routing order. */
+  row(bucket: string, seen: { endpointId: string; message: string | undefined }[]): void {
+    const s = this.s;
+    s.rows++;
+    const holders = this.routing[bucket] ?? [];
+    if (holders.length === 0) {
+      s.missingBuckets++;
+      return;
+    }
+    const found = seen.flatMap((x) => {
+      const d = decodeSeen(x.message);
+      return d ? [{ endpointId: x.endpointId, ...d }] : [];
+    });
+    if (found.length === 0) {
+      s.missingObjects++;
+      return;
+    }
+    if (found.length > 1) s.onSeveralEndpoints++;
+    for (const f of found) {
+      s.endpoints[f.endpointId] ??= { found: 0, bytes: 0, storageClasses: {} };
+      const e = s.endpoints[f.endpointId] as EndpointSurvey;
+      e.found++;
+      e.bytes += f.size;
+      e.storageClasses[f.storageClass] = (e.storageClasses[f.storageClass] ?? 0) + 1;
+    }
+    // The task fails where its operation would (once per task, the first endpoint's reason).
+    const failing = found.find((f) => f.wouldFail);
+    if (failing?.wouldFail) s.wouldFail[failing.wouldFail] = (s.wouldFail[failing.wouldFail] ?? 0) + 1;
+    if (this.spec.TargetBucket !== undefined) {
+      const source = found[0];
+      const target = this.routing[this.spec.TargetBucket]?.[0];
+      if (source && target && target !== source.endpointId)
+        s.crossGatewayBytes = (s.crossGatewayBytes ?? 0) + source.size;
+    }
+  }
+
+  toJSON(): Survey {
+    return this.s;
+  }
+}
+
+const operationName = (op: OperationSpec) => Object.entries(op).find(([, v]) => v !== undefined)?.[0] ?? "";
+
+/**
+ * Starts the survey of a job waiting in Suspended (or finds the one started); answers the
+ * survey job's id.
+ */
+export async function startSurvey(
+  ctx: Pick<Context, "store" | "queue" | "settings">,
+  job: JobRecord,
+): Promise<string> {
+  if (job.status !== "Suspended")
+    throw new S3ControlError(
+      "JobStatusException",
+      409,
+      `Only a job in Suspended can be surveyed; it is ${job.status}`,
+    );
+  const ref = surveyRef(job);
+  const now = new Date().toISOString();
+  const op = job.request.Operation;
+  const target = op.S3PutObjectCopy?.TargetResource;
+  const record: JobRecord = {
+    schema: 1,
+    accountId: job.accountId,
+    jobId: ref.jobId,
+    status: "New",
+    request: {
+      ...job.request,
+      ConfirmationRequired: false,
+      Operation: {
+        S3SurveyObject: {
+          Of: operationName(op),
+          ...(target ? { TargetBucket: target.slice(target.lastIndexOf(":") + 1) } : {}),
+        },
+      },
+      Report: { Enabled: false },
+      Description: `survey of ${job.jobId}`,
+      Tags: [],
+    },
+    priority: job.priority,
+    tags: [],
+    createdAt: now,
+    phaseTimes: { New: now },
+    history: [{ status: "New", at: now }],
+    progress: { total: 0, succeeded: 0, failed: 0 },
+    failureReasons: [],
+    surveyOf: job.jobId,
+  };
+  const created = await ctx.store.createOrGet(paths.job(ref), record);
+  if (created.created) {
+    await ctx.queue.send({ v: 1, type: "dispatch", ...ref });
+    await ctx.queue.send(
+      { v: 1, type: "poll", ...ref, chain: true, token: newAttempt() },
+      ctx.settings.pollDelaySeconds,
+    );
+  }
+  return ref.jobId;
+}
+
+/** The survey as the progress route shows it: the summary once done, else how far it got. */
+export async function surveyOf(ctx: Pick<Context, "store">, job: JobRecord): Promise<Survey | undefined> {
+  const done = (await ctx.store.get<Survey>(paths.survey(job)))?.value;
+  if (done) return done;
+  const running = (await jobGet(ctx.store, surveyRef(job)))?.value;
+  if (!running) return undefined;
+  return {
+    status: running.status === "Failed" || running.status === "Cancelled" ? "failed" : "running",
+    surveyJobId: running.jobId,
+    rows: running.progress.succeeded + running.progress.failed,
+    endpoints: {},
+    onSeveralEndpoints: 0,
+    missingObjects: 0,
+    missingBuckets: 0,
+    wouldFail: {},
+  };
+}
+
+/**
+ * For a child of a surveyed job: the rows the survey found on its endpoint in its shard, when the
+ * survey is done and its shard is the same span; a row not in it is not looked up again.
+ */
+export async function surveyedRows(
+  ctx: Pick<Context, "store">,
+  ref: ChildRef,
+  span: ChildSpan,
+): Promise<((row: number) => boolean) | undefined> {
+  const survey = (await ctx.store.get<Survey>(paths.survey(ref)))?.value;
+  if (survey?.status !== "done") return undefined;
+  const state = (await ctx.store.get<ChildState>(paths.childState(surveyRef(ref), ref.endpointId, ref.shard)))
+    ?.value;
+  const same =
+    state?.status === "done" &&
+    state.span.firstRow === span.firstRow &&
+    state.span.startByte === span.startByte &&
+    state.span.endByte === span.endByte;
+  if (!state || !same) return undefined;
+  await bitmapsReady();
+  const found = new Set<number>();
+  for (const key of [...state.segments, ...(state.tail ? [state.tail] : [])]) {
+    const stream = await ctx.store.getStream(key);
+    if (!stream) return undefined;
+    const bitmap = deserializeBitmap((await readChildOutput(stream)).bitmap);
+    for (const row of bitmap.toUint32Array()) found.add(row);
+    bitmap.dispose();
+  }
+  return (row) => found.has(row);
+}
