@@ -144,10 +144,13 @@ export async function buildPlan(
     }
   }
   // A copy's target bucket is routed with the manifest's: children look it up in the plan.
-  const target = job.request.Operation.S3PutObjectCopy?.TargetResource;
+  // (A survey of a copy, too: it counts the bytes that would cross gateways.)
+  const op = job.request.Operation;
+  const copyTarget = op.S3PutObjectCopy?.TargetResource;
+  const target = copyTarget ? bucketOfArn(copyTarget) : op.S3SurveyObject?.TargetBucket;
   const routing = await routeBuckets(
     ctx.gateways,
-    target ? new Set([...buckets.keys(), bucketOfArn(target)]) : buckets.keys(),
+    target ? new Set([...buckets.keys(), target]) : buckets.keys(),
   );
   const reportEndpoints = await reportTargets(ctx, job, routing);
   const order = ctx.gateways.all().map((g) => g.endpoint.id);

@@ -6,7 +6,13 @@
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HeadObjectCommand, PutObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Survey } from "../../lib/survey/survey.ts";
 import { readText } from "../helpers/buckets.ts";
@@ -168,6 +174,32 @@ describe("the survey", () => {
     expect(surveyed.ProgressSummary?.NumberOfTasksFailed).toBe(
       expected.missingBuckets + expected.missingObjects + (expected.wouldFail.InvalidObjectState ?? 0),
     );
+  });
+
+  it("counts, for a copy, the bytes that would cross gateways", async () => {
+    // The target bucket is on B only: every object read on A would cross.
+    await t.gatewayB.send(new CreateBucketCommand({ Bucket: "svtarget" })).catch(() => {});
+    const rows = (await readText(t.gatewayA, BUCKET, "manifest-60.csv"))
+      .trimEnd()
+      .split("\n")
+      .map((l) => l.split(","));
+    const expected = await reference(rows);
+    const dry = await runCli(
+      [
+        "--json",
+        "create",
+        "--manifest",
+        `s3://${BUCKET}/manifest-60.csv`,
+        "--copy-to",
+        "s3://svtarget/c",
+        "--dry-run",
+      ],
+      env,
+    );
+    expect(dry.code, dry.stderr).toBe(0);
+    const { survey } = JSON.parse(dry.stdout) as { survey: Survey };
+    expect(survey.crossGatewayBytes).toBe(expected.endpoints["gateway-a"]?.bytes);
+    expect(survey.crossGatewayBytes).toBeGreaterThan(0);
   });
 
   it("is refused for a job that is not waiting for confirmation", async () => {
