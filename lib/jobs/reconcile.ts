@@ -42,7 +42,11 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
   const job = await jobGet(ctx.store, msg);
   if (!job) return;
   // Notifications first: the events of the job's history that wait for their target.
-  const waiting = await notifyStep(ctx, job.value);
+  const waiting = await notifyStep(ctx, job.value).catch((err) => {
+    // Never the job's problem: the next poll tries again.
+    ctx.log.warn("notifications not sent", { jobId: msg.jobId, message: (err as Error).message });
+    return true;
+  });
   await chainStep(ctx, msg, job.value.status, waiting);
   const status = job.value.status;
   if (PREPARING.includes(status)) await reconcileDispatch(ctx, job);
