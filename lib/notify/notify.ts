@@ -187,7 +187,8 @@ export async function notifyStep(ctx: Deps, job: JobRecord): Promise<boolean> {
       } catch (err) {
         if (err instanceof ConflictError) throw err;
         const tries = box.tries + 1;
-        const message = (err as Error).name === "TimeoutError" ? "no answer in 3 s" : (err as Error).message;
+        const e = err as Error & { cause?: { code?: string } };
+        const message = e.name === "TimeoutError" ? "no answer in 3 s" : (e.cause?.code ?? e.message);
         const detail = {
           event: event.id,
           status: event.detail.status,
