@@ -7,11 +7,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${S3BATCH_CACHE:-$HOME/.cache/s3batch}"
 
 # LocalStack 4.14.0 uses Python 3.12 syntax; the machine's default python3 may be older, so look
-# for a 3.12+ interpreter on PATH and among pyenv's installed versions.
+# for a 3.12+ interpreter on PATH and among pyenv's installed versions ($PYENV_ROOT, else ~/.pyenv).
 find_python() {
   local c
   for c in "${S3BATCH_PYTHON:-}" python3.13 python3.12 python3 \
-    "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3; do
+    "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3; do
     [[ -n "$c" ]] && command -v "$c" >/dev/null 2>&1 || continue
     if "$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
       command -v "$c"
