@@ -15,13 +15,9 @@ import { loadSettings } from "../lib/settings.ts";
 import { startEmulators } from "../runtime/local/emulators.ts";
 import { readText } from "../test/helpers/buckets.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient } from "../test/helpers/clients.ts";
+import { deploymentEnv } from "../test/helpers/deployment.ts";
 import { createJobInput, createReportedJob, describeJob } from "../test/helpers/jobs.ts";
-import {
-  deploymentEnv,
-  killRepeatedly,
-  ProgressWatch,
-  RuntimeProcess,
-} from "../test/helpers/kill-harness.ts";
+import { killRepeatedly, ProgressWatch, RuntimeProcess } from "../test/helpers/kill-harness.ts";
 import { mixedScenario, tagMismatches } from "../test/helpers/mixed-scenario.ts";
 
 const arg = (name: string, def: string) => {

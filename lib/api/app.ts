@@ -26,7 +26,8 @@ export const MAX_BODY_BYTES = 256 * 1024;
 const JOB_ID = /^[a-zA-Z0-9\-_]{5,36}$/;
 
 export type ApiEnv = {
-  Variables: { requestId: string; accountId: string; body: string; bytes: Uint8Array };
+  /** `bytes`: the request body, read once (the signature covers it). */
+  Variables: { requestId: string; accountId: string; bytes: Uint8Array };
 };
 export type ApiDeps = Pick<AppDeps, "store" | "queue" | "log" | "settings" | "gateways">;
 
@@ -89,7 +90,6 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
       }
       c.set("accountId", accountId);
       c.set("bytes", body);
-      c.set("body", new TextDecoder().decode(body));
       await next();
     },
   );
@@ -100,7 +100,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   };
 
   app.post("/v20180820/jobs", async (c) => {
-    const fields = parseRequestXml(c.get("body"), "CreateJobRequest");
+    const fields = parseRequestXml(new TextDecoder().decode(c.get("bytes")), "CreateJobRequest");
     const tags = (fields.Tags as { member?: unknown[] } | undefined)?.member;
     if (Array.isArray(tags) && tags.length > MAX_JOB_TAGS) {
       throw new S3ControlError("TooManyTagsException", 400, `A job can have at most ${MAX_JOB_TAGS} tags`);
@@ -170,7 +170,9 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
 
   app.put("/v20180820/jobs/:id/tagging", async (c) => {
     const ref = jobRef(c.get("accountId"), c.req.param("id"));
-    const parsed = tagsSchema.safeParse(parseRequestXml(c.get("body"), "PutJobTaggingRequest"));
+    const parsed = tagsSchema.safeParse(
+      parseRequestXml(new TextDecoder().decode(c.get("bytes")), "PutJobTaggingRequest"),
+    );
     if (!parsed.success) throw firstIssue(parsed.error, "Tags");
     await jobSetTags(deps, ref, parsed.data.Tags ?? []);
     return xml(buildResultXml("PutJobTaggingResult", {}));

@@ -83,12 +83,10 @@ export async function writeErrorMarkers(
   }
 }
 
-export type ErrorSummaryEntry = SummaryGroup;
-
 const MARKER = /^([a-z0-9-]+)\/(\d+)\.([A-Za-z0-9]+)\/(\d{8})\.(\d+)$/;
 
 /** The running summary: counts from one listing, samples from at most a few markers per group. */
-export async function runningErrorSummary(store: JsonStore, ref: JobRef): Promise<ErrorSummaryEntry[]> {
+export async function runningErrorSummary(store: JsonStore, ref: JobRef): Promise<SummaryGroup[]> {
   const prefix = paths.errors(ref);
   // Per child and group only the marker with the highest count counts (a crash may leave two).
   const latest = new Map<string, { key: string; count: number; group: string }>();
@@ -101,7 +99,7 @@ export async function runningErrorSummary(store: JsonStore, ref: JobRef): Promis
     if (!seen || Number(count) > seen.count)
       latest.set(id, { key, count: Number(count), group: `${endpoint}/${http}.${code}` });
   }
-  const groups = new Map<string, { entry: ErrorSummaryEntry; keys: string[] }>();
+  const groups = new Map<string, { entry: SummaryGroup; keys: string[] }>();
   for (const { key, count, group } of latest.values()) {
     const [endpoint = "", rest = ""] = group.split("/");
     const dot = rest.indexOf(".");
@@ -125,7 +123,7 @@ export async function runningErrorSummary(store: JsonStore, ref: JobRef): Promis
   for (const { entry, keys } of groups.values()) {
     for (const key of keys) {
       if (entry.samples.length >= MAX_SAMPLES) break;
-      const doc = await store.get<{ samples: ErrorSummaryEntry["samples"] }>(key);
+      const doc = await store.get<{ samples: SummaryGroup["samples"] }>(key);
       for (const s of doc?.value.samples ?? []) if (entry.samples.length < MAX_SAMPLES) entry.samples.push(s);
     }
   }

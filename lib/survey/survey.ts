@@ -13,7 +13,7 @@
 // find on an endpoint is not looked up there again.
 import { GetObjectLockConfigurationCommand, HeadObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
 import { bitmapsReady, deserializeBitmap } from "../bitmap/valid-bitmap.ts";
-import { readChildOutput } from "../children/output.ts";
+import { readChildBitmap } from "../children/output.ts";
 import type { ChildRef, ChildSpan, ChildState } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import { S3ControlError } from "../errors.ts";
@@ -283,7 +283,7 @@ export async function surveyedRows(
   for (const key of [...state.segments, ...(state.tail ? [state.tail] : [])]) {
     const stream = await ctx.store.getStream(key);
     if (!stream) return undefined;
-    const bitmap = deserializeBitmap((await readChildOutput(stream)).bitmap);
+    const bitmap = deserializeBitmap(await readChildBitmap(stream));
     for (const row of bitmap.toUint32Array()) found.add(row);
     bitmap.dispose();
   }

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACCOUNT_ID } from "../helpers/clients.ts";
 import { createJob, createJobInput } from "../helpers/jobs.ts";
+import { rng } from "../helpers/rng.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
 import { signedRequest } from "../helpers/signing.ts";
 
@@ -79,17 +80,6 @@ function serialize(n: Node, root = true): string {
   if ("text" in n) return escapeText(n.text);
   const attrs = root ? ` xmlns="${NS}"` : "";
   return `<${n.name}${attrs}>${n.children.map((c) => serialize(c, false)).join("")}</${n.name}>`;
-}
-
-/** mulberry32, so a failing mutation can be replayed from its seed. */
-function rng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Every element below the root, with its parent. */

@@ -7,17 +7,17 @@
 import { randomUUID } from "node:crypto";
 import { CreateBucketCommand, PutBucketLifecycleConfigurationCommand, S3Client } from "@aws-sdk/client-s3";
 import { S3ControlClient } from "@aws-sdk/client-s3-control";
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
-import { ACCOUNT_ID, gatewayClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
+import { gatewayClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
+import { deploymentParameters } from "../helpers/deployment.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
 import {
   apiGatewayHandler,
+  createTemplateQueues,
   type LambdaHost,
   type Locals,
   packaged,
-  resolve,
   SqsEventSource,
   startFunctions,
   type Template,
@@ -78,23 +78,11 @@ async function localResources(t: Template): Promise<Locals> {
   );
   locals.refs.InternalBucket = bucket;
   locals.arns.InternalBucket = `arn:aws:s3:::${bucket}`;
-  // Dead-letter queues first: the others' redrive policies name them.
-  const queues = Object.entries(t.Resources).filter(([, r]) => r.Type === "AWS::SQS::Queue");
-  queues.sort(([x], [y]) => Number(!x.endsWith("DLQ")) - Number(!y.endsWith("DLQ")));
-  for (const [logical, r] of queues) {
-    const props = resolve(r.Properties, locals) as Record<string, unknown>;
-    const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(props))
-      attributes[k] = typeof v === "object" ? JSON.stringify(v) : String(v);
-    const created = await sqs.send(
-      new CreateQueueCommand({ QueueName: `b-${id}-${logical}`, Attributes: attributes }),
-    );
-    const arn = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: created.QueueUrl, AttributeNames: ["QueueArn"] }),
-    );
-    locals.refs[logical] = created.QueueUrl ?? "";
-    locals.arns[logical] = arn.Attributes?.QueueArn ?? "";
-  }
+  await createTemplateQueues(sqs, t, locals, `b-${id}`, (props) =>
+    Object.fromEntries(
+      Object.entries(props).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]),
+    ),
+  );
   s3.destroy();
   return locals;
 }
@@ -102,17 +90,8 @@ async function localResources(t: Template): Promise<Locals> {
 beforeAll(async () => {
   template = packaged();
   const locals = await localResources(template);
-  hosts = await startFunctions(template, locals, {
-    AWS_ENDPOINT_URL: emulators.control,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-    AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
-    // Deploy parameters, given local values.
-    S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
-    S3BATCH_API_KEYS: JSON.stringify([{ ...TEST_CREDENTIALS, accountId: ACCOUNT_ID }]),
-    S3BATCH_LOG_LEVEL: "warn",
-  });
+  // Deploy parameters, given local values.
+  hosts = await startFunctions(template, locals, deploymentParameters(emulators));
   for (const [, m] of Object.entries(template.Resources).filter(
     ([, r]) => r.Type === "AWS::Lambda::EventSourceMapping",
   )) {

@@ -12,6 +12,7 @@ import type { ProgressView } from "../../lib/jobs/progress-view.ts";
 import { readText } from "../helpers/buckets.ts";
 import { CLI, cliEnv, cliJson, ROOT, runCli } from "../helpers/cli.ts";
 import { OTHER_ACCOUNT_ID, OTHER_CREDENTIALS } from "../helpers/clients.ts";
+import { DENO_RUN } from "../helpers/deno-runtime.ts";
 import { describeJob } from "../helpers/jobs.ts";
 import { type MixedScenario, mixedScenario } from "../helpers/mixed-scenario.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
@@ -191,13 +192,7 @@ describe("the s3batch CLI", () => {
 
   it("runs under Deno", async () => {
     const r = await runCli(["--json", "show", fromFile], { ...env, NO_COLOR: "1" }, [
-      "npx",
-      "deno",
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys",
+      ...DENO_RUN,
       "cli/main.ts",
     ]);
     expect(r.code, r.stderr).toBe(0);

@@ -1,7 +1,3 @@
-// SQS delivers at least once. Every pipeline message delivered twice (during the run, through a
-// proxy that sends every message twice on the wire, and again after the job completed) must leave
-// the job and its report exactly as one delivery does: on the Node runtime and under Deno.
-import { randomUUID } from "node:crypto";
 import {
   GetObjectTaggingCommand,
   HeadObjectCommand,
@@ -14,13 +10,13 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { createContext } from "../../lib/context.ts";
 import { paths } from "../../lib/jobs/paths.ts";
 import type { ShardList } from "../../lib/jobs/plan.ts";
-import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
+import { ensureBucket } from "../../lib/provision.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import type { JsonStore } from "../../lib/store/json-store.ts";
-import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { readText } from "../helpers/buckets.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
 import { startDenoRuntime } from "../helpers/deno-runtime.ts";
+import { deploymentEnv } from "../helpers/deployment.ts";
 import { startDuplicatingProxy } from "../helpers/duplicating-proxy.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
 import { startTestRuntime } from "../helpers/runtime.ts";
@@ -61,22 +57,12 @@ async function nodeRuntime(proxy: string): Promise<Under> {
 }
 
 async function denoRuntime(proxy: string): Promise<Under> {
-  const id = randomUUID().slice(0, 8);
-  const env = {
+  const env: Record<string, string> = {
+    ...(await deploymentEnv(emulators, 0, SETTINGS, "deno")),
     AWS_ENDPOINT_URL: proxy,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-    S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
-    S3BATCH_API_KEYS: JSON.stringify([{ ...TEST_CREDENTIALS, accountId: ACCOUNT_ID }]),
-    S3BATCH_INTERNAL_BUCKET: `s3batch-deno-${id}`,
-    S3BATCH_PORT: "0",
-    S3BATCH_LOG_LEVEL: "warn",
-    ...queueEnv(await ensureQueues(sqs, `deno-${id}`)),
-    ...SETTINGS,
   };
   const ctx = createContext(loadSettings({ ...env, AWS_ENDPOINT_URL: emulators.control }), "observer");
-  await ensureBucket(ctx.store.s3, env.S3BATCH_INTERNAL_BUCKET);
+  await ensureBucket(ctx.store.s3, ctx.settings.internalBucket);
   const deno = await startDenoRuntime(env);
   const control = s3ControlClient(deno.url);
   cleanups.push(() => {

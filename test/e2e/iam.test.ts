@@ -20,7 +20,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { UpdateJobStatusCommand } from "@aws-sdk/client-s3-control";
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
@@ -28,7 +28,13 @@ import { type LocalRuntime, startLocalRuntime } from "../../runtime/local/runtim
 import { ACCOUNT_ID, gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
 import { allowed, type Needed, type Statement, startEnforcingProxy } from "../helpers/iam-policy.ts";
 import { createJob, createJobInput, describeJob, runReportedJob, waitForJob } from "../helpers/jobs.ts";
-import { type Locals, packaged, resolve, type Template } from "../helpers/lambda-harness.ts";
+import {
+  createTemplateQueues,
+  type Locals,
+  packaged,
+  resolve,
+  type Template,
+} from "../helpers/lambda-harness.ts";
 import { EVERY_OBJECT_EXISTS, keyOf, mixedScenario } from "../helpers/mixed-scenario.ts";
 import { expectSeedOutcome, expectSeedReport, seedScenario } from "../helpers/seed.ts";
 
@@ -59,22 +65,11 @@ async function resources(): Promise<Locals> {
   locals.refs.InternalBucket = bucket;
   locals.arns.InternalBucket = `arn:aws:s3:::${bucket}`;
   const sqs = new SQSClient(admin);
-  const queues = Object.entries(template.Resources).filter(([, r]) => r.Type === "AWS::SQS::Queue");
-  queues.sort(([x], [y]) => Number(!x.endsWith("DLQ")) - Number(!y.endsWith("DLQ")));
-  for (const [logical, r] of queues) {
-    const props = resolve(r.Properties, locals) as Record<string, unknown>;
-    // Short visibility, as the local runtime's loops (which extend it) expect.
-    const attributes: Record<string, string> = { VisibilityTimeout: "10" };
-    if (props.RedrivePolicy) attributes.RedrivePolicy = JSON.stringify(props.RedrivePolicy);
-    const created = await sqs.send(
-      new CreateQueueCommand({ QueueName: `i-${id}-${logical}`, Attributes: attributes }),
-    );
-    const arn = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: created.QueueUrl, AttributeNames: ["QueueArn"] }),
-    );
-    locals.refs[logical] = created.QueueUrl ?? "";
-    locals.arns[logical] = arn.Attributes?.QueueArn ?? "";
-  }
+  // Short visibility, as the local runtime's loops (which extend it) expect.
+  await createTemplateQueues(sqs, template, locals, `i-${id}`, (props) => ({
+    VisibilityTimeout: "10",
+    ...(props.RedrivePolicy ? { RedrivePolicy: JSON.stringify(props.RedrivePolicy) } : {}),
+  }));
   s3.destroy();
   sqs.destroy();
   return locals;

@@ -11,14 +11,9 @@ import { jobGet } from "../../lib/jobs/store.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import { readText } from "../helpers/buckets.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient } from "../helpers/clients.ts";
+import { deploymentEnv } from "../helpers/deployment.ts";
 import { createJobInput, createReportedJob, describeJob } from "../helpers/jobs.ts";
-import {
-  deploymentEnv,
-  freePort,
-  killRepeatedly,
-  ProgressWatch,
-  RuntimeProcess,
-} from "../helpers/kill-harness.ts";
+import { freePort, killRepeatedly, ProgressWatch, RuntimeProcess } from "../helpers/kill-harness.ts";
 import { mixedScenario, tagMismatches } from "../helpers/mixed-scenario.ts";
 
 const ROWS = 10_000;

@@ -12,9 +12,10 @@ import { jobGet } from "../../lib/jobs/store.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import { readText } from "../helpers/buckets.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
+import { deploymentEnv } from "../helpers/deployment.ts";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.ts";
 import { createJobInput, createReportedJob, describeJob } from "../helpers/jobs.ts";
-import { deploymentEnv, freePort, RuntimeProcess } from "../helpers/kill-harness.ts";
+import { freePort, RuntimeProcess } from "../helpers/kill-harness.ts";
 import { mixedScenario, tagMismatches } from "../helpers/mixed-scenario.ts";
 
 const BUDGET = 8;

@@ -5,26 +5,26 @@ import { join } from "node:path";
 
 const root = join(import.meta.dirname, "../..");
 
+/** `npx` and the arguments that run a TypeScript entry point under Deno with what s3batch needs. */
+export const DENO_RUN = [
+  "npx",
+  "deno",
+  "run",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-run",
+  "--allow-sys",
+];
+
 export async function startDenoRuntime(env: Record<string, string>): Promise<{ url: string; stop(): void }> {
-  const proc: ChildProcess = spawn(
-    "npx",
-    [
-      "deno",
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-run",
-      "--allow-sys",
-      "runtime/deno/main.ts",
-    ],
-    {
-      cwd: root,
-      env: { ...process.env, ...env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    },
-  );
+  const [npx = "npx", ...args] = DENO_RUN;
+  const proc: ChildProcess = spawn(npx, [...args, "runtime/deno/main.ts"], {
+    cwd: root,
+    env: { ...process.env, ...env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let seen = "";
     const timer = setTimeout(() => reject(new Error(`Deno did not start:\n${seen}`)), 180_000);

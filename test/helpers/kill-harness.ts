@@ -4,54 +4,15 @@
 // kill test share it. Progress is read from the internal bucket's progress markers, so it can be
 // watched while the API (in the killed process) is down.
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { listProgress } from "../../lib/children/progress.ts";
 import type { Context } from "../../lib/context.ts";
 import { TERMINAL_STATUSES } from "../../lib/jobs/model.ts";
 import type { JobRef } from "../../lib/jobs/paths.ts";
 import { jobGet } from "../../lib/jobs/store.ts";
-import { ensureQueues, queueEnv } from "../../lib/provision.ts";
-import { type EmulatorUrls, emulatedEndpoints } from "../../runtime/common/emulated.ts";
-import { ACCOUNT_ID, TEST_CREDENTIALS } from "./clients.ts";
 
 const root = join(import.meta.dirname, "../..");
-
-/** The environment of a deployment on the emulators: its own queues and internal bucket. */
-export async function deploymentEnv(
-  emulators: EmulatorUrls,
-  port: number,
-  extra: Record<string, string> = {},
-): Promise<Record<string, string>> {
-  const id = randomUUID().slice(0, 8);
-  // The observer in this process reaches the control endpoint through the default chain too.
-  process.env.AWS_ACCESS_KEY_ID ??= TEST_CREDENTIALS.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY ??= TEST_CREDENTIALS.secretAccessKey;
-  const sqs = new SQSClient({
-    region: "us-east-1",
-    endpoint: emulators.control,
-    credentials: TEST_CREDENTIALS,
-  });
-  const queues = queueEnv(await ensureQueues(sqs, `k-${id}`));
-  sqs.destroy();
-  return {
-    AWS_ENDPOINT_URL: emulators.control,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-    AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
-    S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
-    S3BATCH_API_KEYS: JSON.stringify([{ ...TEST_CREDENTIALS, accountId: ACCOUNT_ID }]),
-    S3BATCH_INTERNAL_BUCKET: `s3batch-kill-${id}`,
-    S3BATCH_PORT: String(port),
-    S3BATCH_POLL_DELAY_SECONDS: "1",
-    S3BATCH_LOG_LEVEL: "warn",
-    ...queues,
-    ...extra,
-  };
-}
 
 /** One local runtime process, restartable. */
 export class RuntimeProcess {

@@ -10,7 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { APIGatewayProxyEventV2Schema, SqsSchema } from "@aws-lambda-powertools/parser/schemas";
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import { type HttpRequest, HttpResponse } from "@smithy/protocol-http";
 
 const root = join(import.meta.dirname, "../..");
@@ -65,6 +71,33 @@ export interface Locals {
   partition: string;
   region: string;
   accountId: string;
+}
+
+/**
+ * Creates the template's queues on `sqs` (dead-letter queues first: the others' redrive policies
+ * name them) as `<prefix>-<logical id>`, with the attributes `attributes` makes of each queue's
+ * resolved properties, and records their URLs and ARNs in `locals`.
+ */
+export async function createTemplateQueues(
+  sqs: SQSClient,
+  t: Template,
+  locals: Locals,
+  prefix: string,
+  attributes: (props: Record<string, unknown>) => Record<string, string>,
+): Promise<void> {
+  const queues = Object.entries(t.Resources).filter(([, r]) => r.Type === "AWS::SQS::Queue");
+  queues.sort(([x], [y]) => Number(!x.endsWith("DLQ")) - Number(!y.endsWith("DLQ")));
+  for (const [logical, r] of queues) {
+    const props = resolve(r.Properties, locals) as Record<string, unknown>;
+    const created = await sqs.send(
+      new CreateQueueCommand({ QueueName: `${prefix}-${logical}`, Attributes: attributes(props) }),
+    );
+    const arn = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: created.QueueUrl, AttributeNames: ["QueueArn"] }),
+    );
+    locals.refs[logical] = created.QueueUrl ?? "";
+    locals.arns[logical] = arn.Attributes?.QueueArn ?? "";
+  }
 }
 
 /** Resolves the intrinsic functions a template uses against local values. */

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { fairShares, nextSlots, SharedBudget } from "../../lib/endpoints/budget.ts";
 import type { JsonStore } from "../../lib/store/json-store.ts";
 import { createLogger } from "../../lib/util/logger.ts";
+import { rng } from "../helpers/rng.ts";
 
 /** An in-memory document store with the conditional writes the budget relies on; writes can be held. */
 function memoryStore() {
@@ -41,16 +42,6 @@ function memoryStore() {
         open();
       };
     },
-  };
-}
-
-function rng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

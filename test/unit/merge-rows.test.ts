@@ -16,17 +16,7 @@ import { echoOf } from "../../lib/manifest/rows.ts";
 import { type ReportRow, reportLine } from "../../lib/report/layout.ts";
 import { type ChildView, mergeBatch } from "../../lib/report/merge-rows.ts";
 import { PartCursor } from "../../lib/report/part-cursor.ts";
-
-/** mulberry32: a small seeded generator, so a failing shape can be replayed. */
-function rng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../helpers/rng.ts";
 
 type Outcome = { ok: true; message: string } | { ok: false; http: number; code: string; message: string };
 
