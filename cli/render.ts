@@ -3,6 +3,7 @@
 import type { JobDescriptor, JobListDescriptor } from "@aws-sdk/client-s3-control";
 import cliProgress from "cli-progress";
 import type { ProgressView } from "../lib/jobs/progress-view.ts";
+import { operationName } from "../lib/s3control/describe-job.ts";
 
 export type Out = (line: string) => void;
 
@@ -24,9 +25,6 @@ export function duration(seconds: number | null | undefined): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
-
-export const operationName = (op: object | undefined): string =>
-  Object.entries(op ?? {}).find(([, v]) => v !== undefined)?.[0] ?? "-";
 
 export function printJobs(out: Out, jobs: JobListDescriptor[]): void {
   if (jobs.length === 0) {
@@ -74,7 +72,7 @@ export function printJob(out: Out, job: JobDescriptor, p: ProgressView): void {
   const lines: [string, string][] = [
     ["Job", job.JobId ?? ""],
     ["Status", job.Status ?? ""],
-    ["Operation", operationName(job.Operation)],
+    ["Operation", operationName(job.Operation) ?? "-"],
     ["Priority", String(job.Priority ?? "")],
     ["Description", job.Description ?? "-"],
     ["Manifest", manifest],

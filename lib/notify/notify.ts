@@ -18,7 +18,6 @@ import type { JobRecord, JobStatus, StatusEvent } from "../jobs/model.ts";
 import { paths } from "../jobs/paths.ts";
 import { jobEvent } from "../jobs/store.ts";
 import { reportKeys } from "../report/layout.ts";
-import { redactUrls } from "../util/logger.ts";
 
 export const NOTIFY_TAG = "s3batch:notify";
 const NOTIFIED: readonly JobStatus[] = ["Suspended", "Active", "Complete", "Failed", "Cancelled"];
@@ -64,7 +63,7 @@ export function targetOf(job: JobRecord, settings: Deps["settings"]): string | u
 /** Where a log line or an event may say a target is: no query, no credentials. */
 const shown = (url: string) => {
   const u = new URL(url);
-  return redactUrls(`${u.origin}${u.pathname}`);
+  return `${u.origin}${u.pathname}`;
 };
 
 const notifiedEvents = (job: JobRecord): { event: StatusEvent; index: number }[] =>

@@ -16,14 +16,15 @@ function progressSummary(job: JobRecord) {
   };
 }
 
-const operationName = (job: JobRecord) =>
-  Object.entries(job.request.Operation).find(([, v]) => v !== undefined)?.[0];
+/** The name of the one operation an Operation element holds (a job's, or DescribeJob's answer). */
+export const operationName = (op: object | undefined): string | undefined =>
+  Object.entries(op ?? {}).find(([, v]) => v !== undefined)?.[0];
 
 export function jobListDescriptor(job: JobRecord): Record<string, unknown> {
   return {
     JobId: job.jobId,
     Description: job.request.Description,
-    Operation: operationName(job),
+    Operation: operationName(job.request.Operation),
     Priority: job.priority,
     Status: job.status,
     CreationTime: job.createdAt,

@@ -24,6 +24,7 @@ import { newAttempt } from "../leases/lease.ts";
 import type { Operation, TaskOutcome } from "../operations/types.ts";
 import { objectOf, outcomeFromError } from "../operations/types.ts";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
+import { operationName } from "../s3control/describe-job.ts";
 
 export const SURVEY_SUFFIX = "_s";
 export const surveyRef = (ref: JobRef): JobRef => ({
@@ -183,8 +184,6 @@ export class SurveyTally {
   }
 }
 
-const operationName = (op: OperationSpec) => Object.entries(op).find(([, v]) => v !== undefined)?.[0] ?? "";
-
 /**
  * Starts the survey of a job waiting in Suspended (or finds the one started); answers the
  * survey job's id.
@@ -213,7 +212,7 @@ export async function startSurvey(
       ConfirmationRequired: false,
       Operation: {
         S3SurveyObject: {
-          Of: operationName(op),
+          Of: operationName(op) ?? "",
           ...(target ? { TargetBucket: target.slice(target.lastIndexOf(":") + 1) } : {}),
         },
       },
