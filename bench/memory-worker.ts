@@ -12,7 +12,7 @@ import { ensureQueues, queueEnv } from "../lib/provision.ts";
 import { loadSettings } from "../lib/settings.ts";
 import { emulatedEndpoints } from "../runtime/common/emulated.ts";
 import { startLocalRuntime } from "../runtime/local/runtime.ts";
-import { ACCOUNT_ID, s3ControlClient, TEST_CREDENTIALS } from "../test/helpers/clients.ts";
+import { ACCOUNT_ID, s3ControlClient, TEST_CREDENTIALS, TEST_ROLES } from "../test/helpers/clients.ts";
 import { createJob, createJobInput, waitForJob } from "../test/helpers/jobs.ts";
 
 const mib = () => process.memoryUsage().rss / 1048576;
@@ -29,6 +29,7 @@ const settings = loadSettings({
   S3BATCH_INTERNAL_BUCKET: `s3batch-bench-memory-${tag}`,
   ...queueEnv(queues),
   S3BATCH_API_KEYS: JSON.stringify([{ ...TEST_CREDENTIALS, accountId: ACCOUNT_ID }]),
+  S3BATCH_ROLES: TEST_ROLES,
   S3BATCH_POLL_DELAY_SECONDS: "1",
   S3BATCH_LOG_LEVEL: "warn",
 });

@@ -7,7 +7,13 @@ import { loadSettings } from "../lib/settings.ts";
 import { emulatedEndpoints } from "../runtime/common/emulated.ts";
 import { startEmulators } from "../runtime/local/emulators.ts";
 import { startLocalRuntime } from "../runtime/local/runtime.ts";
-import { ACCOUNT_ID, gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "../test/helpers/clients.ts";
+import {
+  ACCOUNT_ID,
+  gatewayClient,
+  s3ControlClient,
+  TEST_CREDENTIALS,
+  TEST_ROLES,
+} from "../test/helpers/clients.ts";
 import { createJob, createJobInput, waitForJob } from "../test/helpers/jobs.ts";
 import { seedScenario } from "../test/helpers/seed.ts";
 
@@ -24,6 +30,7 @@ const settings = loadSettings({
   S3BATCH_INTERNAL_BUCKET: "s3batch-bench",
   ...queueEnv(queues),
   S3BATCH_API_KEYS: JSON.stringify([{ ...TEST_CREDENTIALS, accountId: ACCOUNT_ID }]),
+  S3BATCH_ROLES: TEST_ROLES,
   S3BATCH_LOG_LEVEL: "warn",
 });
 const runtime = await startLocalRuntime({ settings, port: 0 });

@@ -45,6 +45,9 @@ export function classify(err: unknown, endpoint: string): Error {
     return new Unreachable(`no credentials: ${e.message ?? ""} (set AWS_ACCESS_KEY_ID or use --profile)`);
   const status = e.$metadata?.httpStatusCode ?? 0;
   const name = e.Code ?? e.name ?? "Error";
+  // A role that may not do something is the request's answer, not a refusal of the credentials.
+  if (name === "AccessDenied" && /\brole\b/.test(e.message ?? ""))
+    return new ApiError(name, status, e.message ?? "");
   if (REFUSED.has(name) || (status === 403 && name !== "JobStatusException"))
     return new Unreachable(
       `the s3batch API at ${endpoint} refused the credentials: ${name}: ${e.message ?? ""}`,

@@ -151,6 +151,7 @@ function splitOnce(s: string): [string, string] {
 async function manifestOf(
   api: Api,
   f: CreateFlags,
+  role: string,
 ): Promise<Pick<CreateJobCommandInput, "Manifest" | "ManifestGenerator">> {
   const given = [f.manifest, f.manifestFile, f.generate].filter((x) => x !== undefined).length;
   if (given !== 1)
@@ -172,7 +173,7 @@ async function manifestOf(
   if (f.manifest) {
     const { bucket, key } = parseS3Url(f.manifest, "--manifest");
     if (!key) throw new UsageError("--manifest names an object: s3://bucket/key");
-    const found = await api.json<{ etag: string }>("v20180820/s3batch/object", { bucket, key });
+    const found = await api.json<{ etag: string }>("v20180820/s3batch/object", { bucket, key, role });
     return csv(bucket, key, found.etag);
   }
   if (f.manifestFile) {
@@ -186,7 +187,12 @@ async function manifestOf(
       );
     const key = f.manifestKey ?? `s3batch-manifests/${Date.now()}-${basename(f.manifestFile)}`;
     const body = new Uint8Array(await readFile(f.manifestFile));
-    const res = await api.request("PUT", "v20180820/s3batch/object", { bucket: f.manifestBucket, key }, body);
+    const res = await api.request(
+      "PUT",
+      "v20180820/s3batch/object",
+      { bucket: f.manifestBucket, key, role },
+      body,
+    );
     const put = (await res.json()) as { etag: string };
     return csv(f.manifestBucket, key, put.etag);
   }
@@ -223,6 +229,20 @@ function reportOf(f: CreateFlags): CreateJobCommandInput["Report"] {
   };
 }
 
+/**
+ * The role a job acts as when none is named: S3BATCH_ROLE_ARN, else the only role the key may
+ * pass (the API lists them); with several, the user must choose.
+ */
+export async function defaultRole(api: Api): Promise<string> {
+  const named = process.env.S3BATCH_ROLE_ARN;
+  if (named) return named;
+  const { roles } = await api.json<{ roles: string[] }>("v20180820/s3batch/roles");
+  if (roles.length === 1) return roles[0] as string;
+  if (roles.length === 0)
+    throw new UsageError("this key may pass no role of this deployment: ask its operator for one");
+  throw new UsageError(`name the job's role with --role-arn: this key may pass ${roles.join(", ")}`);
+}
+
 /** The CreateJob request the flags describe. */
 export async function createJobRequest(api: Api, f: CreateFlags): Promise<CreateJobCommandInput> {
   const operation = operationOf(f);
@@ -239,8 +259,10 @@ export async function createJobRequest(api: Api, f: CreateFlags): Promise<Create
     if (typeof base !== "object" || base === null || Array.isArray(base))
       throw new UsageError(`${f.cliInputJson} must hold a CreateJob request object`);
   }
+  const role = f.roleArn ?? base.RoleArn ?? (await defaultRole(api));
   const hasManifest = f.manifest !== undefined || f.manifestFile !== undefined || f.generate !== undefined;
-  const manifest = hasManifest || (!base.Manifest && !base.ManifestGenerator) ? await manifestOf(api, f) : {};
+  const manifest =
+    hasManifest || (!base.Manifest && !base.ManifestGenerator) ? await manifestOf(api, f, role) : {};
   const op = operation ?? base.Operation;
   if (!op)
     throw new UsageError("name the operation: --tag k=v, --untag, --restore-days N, --copy-to s3://…, …");
@@ -251,7 +273,7 @@ export async function createJobRequest(api: Api, f: CreateFlags): Promise<Create
     Operation: op,
     Report: f.report || !base.Report ? reportOf(f) : base.Report,
     Priority: f.priority !== undefined ? int(f.priority, "--priority", 0, 2147483647) : (base.Priority ?? 10),
-    RoleArn: f.roleArn ?? base.RoleArn ?? `arn:aws:iam::${api.accountId}:role/s3batch`,
+    RoleArn: role,
     ClientRequestToken: base.ClientRequestToken ?? randomUUID(),
     // A delete job is always created to wait for confirmation.
     ConfirmationRequired: f.confirm || f.delete ? true : (base.ConfirmationRequired ?? false),

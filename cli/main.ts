@@ -228,7 +228,10 @@ export function program(): Command {
     .option("--confirm", "hold the job until `s3batch confirm` (ConfirmationRequired)")
     .option("--description <text>", "the job's description")
     .option("--notify <url>", "send the job's state changes to a webhook or an SQS queue URL")
-    .option("--role-arn <arn>", "the job's RoleArn (default arn:aws:iam::<account>:role/s3batch)")
+    .option(
+      "--role-arn <arn>",
+      "the job's RoleArn (default: S3BATCH_ROLE_ARN, or the only role the key may pass)",
+    )
     .option("--watch", "then watch the job")
     .option("--dry-run", "create the job waiting for confirmation, survey it, print the survey")
     .action(async (flags: CreateFlags & { watch?: boolean; dryRun?: boolean }, cmd: Command) => {
@@ -319,7 +322,8 @@ export function program(): Command {
     .description("the report's rows, from a gateway holding it")
     .option("--failed", "only the failed tasks")
     .option("--out <file>", "write them to a file")
-    .action(async (id: string, flags: { failed?: boolean; out?: string }, cmd: Command) => {
+    .option("--role-arn <arn>", "read it as this role (default: the job's)")
+    .action(async (id: string, flags: { failed?: boolean; out?: string; roleArn?: string }, cmd: Command) => {
       const { api, g } = apiOf(cmd);
       const jobId = jobIdOf(id);
       const statuses = flags.failed ? ["failed"] : ["succeeded", "failed"];
@@ -327,6 +331,7 @@ export function program(): Command {
       for (const status of statuses) {
         const res = await api.request("GET", `v20180820/jobs/${encodeURIComponent(jobId)}/report`, {
           status,
+          ...(flags.roleArn ? { role: flags.roleArn } : {}),
         });
         csv += await res.text();
       }

@@ -1,6 +1,7 @@
 // Everything a handler needs, built once per process from settings: the job store on the
 // control endpoint, the pipeline queues, and the gateway client pool.
 import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
+import { Authority } from "./auth/authorize.ts";
 import { createS3Client, EndpointClients, type HttpHandlerFactory } from "./endpoints/clients.ts";
 import { PipelineQueue } from "./queue/sqs-queue.ts";
 import { CONTROL_SDK_RETRY } from "./retry/policy.ts";
@@ -14,6 +15,8 @@ export interface Context {
   queue: PipelineQueue;
   gateways: EndpointClients;
   log: Logger;
+  /** The deployment's roles: what a job or a route may do (auth/authorize.ts). */
+  auth: Authority;
   /** This process's (or Lambda container's) id: in gateway budgets, child states and logs. */
   workerId: string;
 }
@@ -55,6 +58,7 @@ export function createContext(settings: Settings, component: string, o: ContextO
       log,
     }),
     log,
+    auth: new Authority(settings.roles, settings.internalBucket),
     workerId,
   };
 }

@@ -1,6 +1,7 @@
 // Runtime settings read from the environment, each with a default and a bound.
 import { parseApiKeys } from "./api/keys.ts";
 import type { ApiKey } from "./api/sigv4.ts";
+import { parseRoles, type Role } from "./auth/roles.ts";
 import { type Endpoint, parseEndpoints } from "./endpoints/config.ts";
 import { readTextFile } from "./env.ts";
 import type { QueueUrls } from "./queue/sqs-queue.ts";
@@ -9,6 +10,8 @@ export interface Settings {
   endpoints: Endpoint[];
   /** Keys the API accepts, each bound to one account (S3BATCH_API_KEYS). */
   apiKeys: ApiKey[];
+  /** The roles jobs and routes act as (S3BATCH_ROLES or S3BATCH_ROLES_FILE). */
+  roles: Role[];
   control: { endpoint?: string; region: string };
   internalBucket: string;
   queues: QueueUrls;
@@ -51,6 +54,10 @@ export interface Settings {
     secret?: string;
     /** Targets a job may name, as URL prefixes (S3BATCH_NOTIFY_TARGETS, comma-separated; empty: any). */
     allowed: string[];
+    /** SQS queue URLs a job may name as its target (S3BATCH_NOTIFY_QUEUES); no other queue is sent to. */
+    queues: string[];
+    /** Networks (CIDR) webhooks may reach although they are loopback, private or link-local. */
+    allowNetworks: string[];
     /** The longest wait between two tries of one event. */
     maxDelaySeconds: number;
   };
@@ -77,20 +84,27 @@ function required(env: Record<string, string | undefined>, name: string): string
   return v;
 }
 
-/** The endpoint document: S3BATCH_ENDPOINTS, or the file S3BATCH_ENDPOINTS_FILE names. */
-function endpointDocument(
+/** A document given in `name` or in the file `${name}_FILE` names; undefined when neither is set. */
+function document(
   env: Record<string, string | undefined>,
+  name: string,
   readFile: (path: string) => string,
-): string {
-  if (env.S3BATCH_ENDPOINTS) return env.S3BATCH_ENDPOINTS;
-  const file = env.S3BATCH_ENDPOINTS_FILE;
-  if (!file) throw new Error("S3BATCH_ENDPOINTS (or S3BATCH_ENDPOINTS_FILE) is not set");
+): string | undefined {
+  if (env[name]) return env[name];
+  const file = env[`${name}_FILE`];
+  if (!file) return undefined;
   try {
     return readFile(file);
   } catch (err) {
-    throw new Error(`S3BATCH_ENDPOINTS_FILE ${file} cannot be read: ${(err as Error).message}`);
+    throw new Error(`${name}_FILE ${file} cannot be read: ${(err as Error).message}`);
   }
 }
+
+const list = (raw: string | undefined) =>
+  (raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /**
  * Reads settings, the same on every runtime. Endpoints come from S3BATCH_ENDPOINTS or the file
@@ -103,9 +117,16 @@ export function loadSettings(
   const level = env.S3BATCH_LOG_LEVEL ?? "info";
   if (!["debug", "info", "warn", "error"].includes(level))
     throw new Error("S3BATCH_LOG_LEVEL is not a level");
+  const endpointsDoc = document(env, "S3BATCH_ENDPOINTS", readFile);
+  if (!endpointsDoc) throw new Error("S3BATCH_ENDPOINTS (or S3BATCH_ENDPOINTS_FILE) is not set");
+  const endpoints = parseEndpoints(endpointsDoc, env);
   return {
-    endpoints: parseEndpoints(endpointDocument(env, readFile), env),
+    endpoints,
     apiKeys: parseApiKeys(env.S3BATCH_API_KEYS, env),
+    roles: parseRoles(
+      document(env, "S3BATCH_ROLES", readFile),
+      endpoints.map((e) => e.id),
+    ),
     control: {
       ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
@@ -150,10 +171,9 @@ export function loadSettings(
     notify: {
       ...(env.S3BATCH_NOTIFY_URL ? { url: env.S3BATCH_NOTIFY_URL } : {}),
       ...(env.S3BATCH_NOTIFY_SECRET ? { secret: env.S3BATCH_NOTIFY_SECRET } : {}),
-      allowed: (env.S3BATCH_NOTIFY_TARGETS ?? "")
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean),
+      allowed: list(env.S3BATCH_NOTIFY_TARGETS),
+      queues: list(env.S3BATCH_NOTIFY_QUEUES),
+      allowNetworks: list(env.S3BATCH_NOTIFY_ALLOW_NETWORKS),
       maxDelaySeconds: int(env, "S3BATCH_NOTIFY_MAX_DELAY_SECONDS", 60, 1, 3_600),
     },
   };

@@ -1,7 +1,7 @@
 // The S3 Control job API as a Hono app: REST-XML in, REST-XML out. Every request is SigV4-checked
 // and bound to the signing key's account; routes are thin: validate, one call into lib/jobs, map
 // the result or the error.
-import { Hono } from "hono";
+import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Context as AppDeps } from "../context.ts";
@@ -20,16 +20,29 @@ import { createJobSchema, jobTagSchema } from "../s3control/create-job-schema.ts
 import { jobDescriptor, jobListDescriptor } from "../s3control/describe-job.ts";
 import { buildErrorXml, buildResultXml, parseRequestXml, xmlList } from "../s3control/xml.ts";
 import { MAX_UPLOAD_BYTES, registerExtensions, UPLOAD_PATH } from "./extensions.ts";
-import { verifySigV4 } from "./sigv4.ts";
+import { type ApiKey, authenticateHeaders, type Presented, verifySignature } from "./sigv4.ts";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 const JOB_ID = /^[a-zA-Z0-9\-_]{5,36}$/;
 
 export type ApiEnv = {
-  /** `bytes`: the request body, read once (the signature covers it). */
-  Variables: { requestId: string; accountId: string; bytes: Uint8Array };
+  /**
+   * `bytes`: the request body, read once (the signature covers it); `key`: the key that signed
+   * the request; `sourceIp`: the client's address as the runtime saw it (aws:SourceIp).
+   */
+  Variables: {
+    requestId: string;
+    accountId: string;
+    bytes: Uint8Array;
+    key: ApiKey;
+    presented: Presented;
+    sourceIp?: string;
+  };
 };
-export type ApiDeps = Pick<AppDeps, "store" | "queue" | "log" | "settings" | "gateways">;
+export type ApiDeps = Pick<AppDeps, "store" | "queue" | "log" | "settings" | "gateways" | "auth"> & {
+  /** The client's address, from the runtime adapter (Node's socket, Lambda's requestContext, Deno's). */
+  clientAddress?: (c: HonoContext) => string | undefined;
+};
 
 const xml = (body: string, status = 200) =>
   new Response(body, { status, headers: { "content-type": "application/xml" } });
@@ -70,15 +83,35 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     });
   const jobBody = limit(MAX_BODY_BYTES);
   const uploadBody = limit(MAX_UPLOAD_BYTES);
+  const verify = { region, lookup: (id: string) => keys.get(id) };
   app.use(
     "/v20180820/*",
+    // Who is asking is settled from the headers alone: an unsigned request, an unknown key or a
+    // stale clock is refused before a byte of the body is read (and the connection is closed, so
+    // the body is never drained either).
+    async (c, next) => {
+      try {
+        const presented = authenticateHeaders(
+          { method: c.req.method, url: new URL(c.req.url), headers: c.req.raw.headers },
+          verify,
+        );
+        c.set("key", presented.key);
+        c.set("presented", presented);
+      } catch (err) {
+        c.header("connection", "close");
+        throw err;
+      }
+      await next();
+    },
     (c, next) => (c.req.method === "PUT" && c.req.path === UPLOAD_PATH ? uploadBody : jobBody)(c, next),
     async (c, next) => {
       const body = new Uint8Array(await c.req.arrayBuffer());
-      const key = await verifySigV4(
-        { method: c.req.method, url: new URL(c.req.url), headers: c.req.raw.headers, body },
-        { region, lookup: (id) => keys.get(id) },
-      );
+      const key = await verifySignature(c.get("presented"), {
+        method: c.req.method,
+        url: new URL(c.req.url),
+        headers: c.req.raw.headers,
+        body,
+      });
       // A presigner hoists x-amz-* headers into the (signed) query string.
       const accountId = c.req.header("x-amz-account-id") ?? c.req.query("x-amz-account-id") ?? "";
       if (accountId !== key.accountId) {
@@ -90,6 +123,8 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
       }
       c.set("accountId", accountId);
       c.set("bytes", body);
+      const ip = deps.clientAddress?.(c);
+      if (ip) c.set("sourceIp", ip);
       await next();
     },
   );
@@ -107,7 +142,8 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     }
     const parsed = createJobSchema.safeParse(fields);
     if (!parsed.success) throw firstIssue(parsed.error, "request");
-    const jobId = await createJob(deps, c.get("accountId"), parsed.data);
+    const ip = c.get("sourceIp");
+    const jobId = await createJob(deps, c.get("key"), parsed.data, ip ? { sourceIp: ip } : {});
     return xml(buildResultXml("CreateJobResult", { JobId: jobId }));
   });
 

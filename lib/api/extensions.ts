@@ -5,10 +5,14 @@
 //   GET  /v20180820/jobs/{id}/progress          per-endpoint progress, rate and ETA, error summary
 //   POST /v20180820/jobs/{id}/survey            surveys a job waiting in Suspended (a dry run: survey/survey.ts)
 //   GET  /v20180820/jobs/{id}/report?status=…   one results file of a finished job, from a gateway holding it
-//   GET  /v20180820/s3batch/object?bucket&key   which gateway holds an object, and its ETag (a manifest)
-//   PUT  /v20180820/s3batch/object?bucket&key   writes a (manifest) object to the first gateway holding the bucket
+//   GET  /v20180820/s3batch/roles                    the roles the signing key may pass
+//   GET  /v20180820/s3batch/object?bucket&key&role   which gateway holds an object, and its ETag (a manifest)
+//   PUT  /v20180820/s3batch/object?bucket&key&role   writes a (manifest) object to the first gateway holding the bucket
+// The object routes act as the role the request names, and the report route as the job's role
+// (or the one named): the key must be allowed to pass it, and the role to do what the route does.
 import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import type { Hono } from "hono";
+import type { Hono, Context as HonoContext } from "hono";
+import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import { invalidRequest, notFound, S3ControlError } from "../errors.ts";
 import { jobRequire } from "../jobs/admin.ts";
 import { TERMINAL_STATUSES } from "../jobs/model.ts";
@@ -30,14 +34,30 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
-function objectParams(url: string): { bucket: string; key: string } {
+function objectParams(url: string, deps: ApiDeps): { bucket: string; key: string } {
   const q = new URL(url).searchParams;
   const bucket = q.get("bucket") ?? "";
   const key = q.get("key") ?? "";
   if (!BUCKET.test(bucket)) throw invalidRequest("bucket is not a bucket name");
+  if (deps.auth.isInternal(bucket)) throw invalidRequest("bucket names a bucket that belongs to s3batch");
   if (!key || new TextEncoder().encode(key).length > MAX_KEY_BYTES)
     throw invalidRequest(`key must be 1 to ${MAX_KEY_BYTES} bytes`);
   return { bucket, key };
+}
+
+/** The role a route acts as: `role` in the query, else `fallback`; the key must be allowed to pass it. */
+function actingRole(c: HonoContext<ApiEnv>, deps: ApiDeps, fallback?: string): Authorizer {
+  const arn = c.req.query("role") ?? fallback;
+  if (!arn) throw invalidRequest("role must name the role this request acts as (a role ARN)");
+  deps.auth.passable(c.get("key"), arn);
+  const ip = c.get("sourceIp");
+  return deps.auth.actingAs(arn, ip ? { sourceIp: ip } : {});
+}
+
+/** Refuses with AccessDenied (403) naming role, action and resource. */
+function requireAccess(role: Authorizer, action: string, resource: string): void {
+  const denial = role.check({ action, resource });
+  if (denial) throw new S3ControlError("AccessDenied", 403, denial.message);
 }
 
 export function registerExtensions(
@@ -54,6 +74,21 @@ export function registerExtensions(
     } catch {
       return json({ status: "unavailable" }, 503);
     }
+  });
+
+  app.get("/v20180820/s3batch/roles", (c) => {
+    const key = c.get("key");
+    const roles = deps.settings.roles
+      .map((r) => r.arn)
+      .filter((arn) => {
+        try {
+          deps.auth.passable(key, arn);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    return json({ roles });
   });
 
   app.get("/v20180820/jobs/:id/progress", async (c) => {
@@ -80,10 +115,12 @@ export function registerExtensions(
         409,
         `The report is written when the job ends; it is ${job.status}`,
       );
+    const role = actingRole(c, deps, job.request.RoleArn);
     const plan = (await deps.store.get<Plan>(paths.plan(ref)))?.value;
     const bucket = bucketOfArn(report.Bucket);
     const key = reportKeys(report.Prefix, ref.jobId).results(status);
-    for (const id of plan?.reportEndpoints ?? []) {
+    requireAccess(role, "s3:GetObject", s3Arn(bucket, key));
+    for (const id of (plan?.reportEndpoints ?? []).filter((e) => role.mayUse(e))) {
       try {
         const out = await deps.gateways.get(id).s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         if (!out.Body) continue;
@@ -99,8 +136,10 @@ export function registerExtensions(
   });
 
   app.get(UPLOAD_PATH, async (c) => {
-    const { bucket, key } = objectParams(c.req.url);
-    for (const gw of deps.gateways.all()) {
+    const { bucket, key } = objectParams(c.req.url, deps);
+    const role = actingRole(c, deps);
+    requireAccess(role, "s3:GetObject", s3Arn(bucket, key));
+    for (const gw of deps.gateways.all().filter((g) => role.mayUse(g.endpoint.id))) {
       try {
         const head = await gw.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
         return json({
@@ -119,9 +158,11 @@ export function registerExtensions(
   });
 
   app.put(UPLOAD_PATH, async (c) => {
-    const { bucket, key } = objectParams(c.req.url);
+    const { bucket, key } = objectParams(c.req.url, deps);
+    const role = actingRole(c, deps);
+    requireAccess(role, "s3:PutObject", s3Arn(bucket, key));
     const body = c.get("bytes");
-    for (const gw of deps.gateways.all()) {
+    for (const gw of deps.gateways.all().filter((g) => role.mayUse(g.endpoint.id))) {
       try {
         await gw.s3.send(new HeadBucketCommand({ Bucket: bucket }));
       } catch (err) {

@@ -4,16 +4,24 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { ApiKey } from "./sigv4.ts";
 
+/** The roles a key may pass: role ARNs, with IAM's wildcards (`arn:aws:iam::123456789012:role/team-a-*`). */
+const rolesSchema = z
+  .array(z.string().regex(/^arn:aws:iam::(\d{12}|\*):role\/[\w+=,.@/*?-]{1,512}$/, "must be a role ARN"))
+  .max(100)
+  .optional();
+
 const keySchema = z.union([
   z.object({
     accessKeyId: z.string().min(1).max(128),
     secretAccessKey: z.string().min(1).max(256),
     accountId: z.string().regex(/^\d{12}$/),
+    roles: rolesSchema,
   }),
   z.object({
     accessKeyId: z.string().min(1).max(128),
     secretAccessKeyEnv: z.string().min(1).max(256),
     accountId: z.string().regex(/^\d{12}$/),
+    roles: rolesSchema,
   }),
 ]);
 
@@ -36,6 +44,11 @@ export function parseApiKeys(text: string | undefined, env: Record<string, strin
     if ("secretAccessKey" in k) return k;
     const secret = env[k.secretAccessKeyEnv];
     if (!secret) throw new Error(`invalid S3BATCH_API_KEYS: ${k.secretAccessKeyEnv} is not set`);
-    return { accessKeyId: k.accessKeyId, secretAccessKey: secret, accountId: k.accountId };
+    return {
+      accessKeyId: k.accessKeyId,
+      secretAccessKey: secret,
+      accountId: k.accountId,
+      ...(k.roles ? { roles: k.roles } : {}),
+    };
   });
 }

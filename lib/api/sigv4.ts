@@ -9,6 +9,8 @@ export interface ApiKey {
   accessKeyId: string;
   secretAccessKey: string;
   accountId: string;
+  /** The role ARNs (with wildcards) the key may pass; undefined: any role of its account. */
+  roles?: readonly string[];
 }
 
 export interface SignedRequest {
@@ -163,9 +165,18 @@ function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** Verifies the request's signature and returns the key that signed it; throws a 403 S3ControlError otherwise. */
-export async function verifySigV4(req: SignedRequest, o: VerifyOptions): Promise<ApiKey> {
-  const p = parseRequest(req);
+/** A request whose form, key, clock and scope were checked: what is left needs the body. */
+export interface Presented {
+  parsed: Parsed;
+  key: ApiKey;
+}
+
+/**
+ * Everything that can be judged before the body is read: the signature's form, the clock, the
+ * credential scope and the access key. Throws a 403 S3ControlError; the body is never touched.
+ */
+export function authenticateHeaders(req: Omit<SignedRequest, "body">, o: VerifyOptions): Presented {
+  const p = parseRequest({ ...req, body: new Uint8Array() });
   const now = (o.now ?? new Date()).getTime();
   const signedAt = parseAmzDate(p.amzDate);
   if (p.presigned) {
@@ -189,7 +200,16 @@ export async function verifySigV4(req: SignedRequest, o: VerifyOptions): Promise
   if (p.signedHeaders.join(";") !== [...p.signedHeaders].sort().join(";")) {
     throw denied("AuthorizationHeaderMalformed", "SignedHeaders must be sorted");
   }
+  if (p.payloadHash !== "" && p.payloadHash !== "UNSIGNED-PAYLOAD" && !/^[0-9a-f]{64}$/.test(p.payloadHash))
+    throw denied("XAmzContentSHA256Mismatch", "x-amz-content-sha256 is not a SHA-256");
+  const key = o.lookup(p.accessKeyId);
+  if (!key) throw denied("InvalidAccessKeyId", "The access key ID does not exist in our records");
+  return { parsed: p, key };
+}
 
+/** Checks the body's SHA-256 and the signature of a request `authenticateHeaders` let through. */
+export async function verifySignature(presented: Presented, req: SignedRequest): Promise<ApiKey> {
+  const { parsed: p, key } = presented;
   const actualHash = await sha256Hex(req.body);
   let payloadHashes: string[];
   if (p.payloadHash === "") {
@@ -203,9 +223,6 @@ export async function verifySigV4(req: SignedRequest, o: VerifyOptions): Promise
   } else {
     payloadHashes = [p.payloadHash];
   }
-
-  const key = o.lookup(p.accessKeyId);
-  if (!key) throw denied("InvalidAccessKeyId", "The access key ID does not exist in our records");
 
   const canonicalHeaders = p.signedHeaders
     .map((h) => `${h}:${(req.headers.get(h) ?? "").trim().replace(/\s+/g, " ")}\n`)
@@ -235,4 +252,9 @@ export async function verifySigV4(req: SignedRequest, o: VerifyOptions): Promise
     );
   }
   return key;
+}
+
+/** Verifies the request's signature and returns the key that signed it; throws a 403 S3ControlError otherwise. */
+export async function verifySigV4(req: SignedRequest, o: VerifyOptions): Promise<ApiKey> {
+  return verifySignature(authenticateHeaders(req, o), req);
 }

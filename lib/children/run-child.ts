@@ -19,9 +19,10 @@ import type { Lease } from "../leases/lease.ts";
 import { manifestRows } from "../manifest/read-rows.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
+import { taskNeeds } from "../operations/needs.ts";
 import type { TaskContext, TaskOutcome } from "../operations/types.ts";
 import type { ChildMessage } from "../queue/messages.ts";
-import { surveyedRows } from "../survey/survey.ts";
+import { surveyDenied, surveyedRows } from "../survey/survey.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
 import { CheckpointWriter } from "./checkpoint.ts";
 import { placementOf, soleHolder } from "./placement.ts";
@@ -99,6 +100,22 @@ async function runShard(
   const end = shardEnd(state);
   const stop = AbortSignal.any([lease.lost, budget.signal]);
   const runsHere = placementOf(op, plan.routing, ref.endpointId, ctx.gateways);
+  // Every task is asked of the job's role before any gateway is: a survey asks what the job it
+  // surveys would need, and predicts the refusal.
+  const role = ctx.auth.forJob(job);
+  const surveyed = job.surveyOf
+    ? (await jobGet(ctx.store, { accountId: ref.accountId, jobId: job.surveyOf }))?.value
+    : undefined;
+  const needs = taskNeeds((surveyed ?? job).request.Operation);
+  const refusal = (row: TaskRow): TaskOutcome | undefined => {
+    const denial = role.check(...needs(row));
+    if (!denial) return undefined;
+    // A task that runs once is refused once, by the first endpoint holding its bucket.
+    if (op.placement === "first" && plan.routing[row.bucket]?.[0] !== ref.endpointId) return MISSING;
+    return job.surveyOf
+      ? surveyDenied()
+      : { kind: "failed", http: 403, code: "AccessDenied", message: denial.message, cause: "final" };
+  };
   const task: TaskContext = {
     endpointId: ref.endpointId,
     s3: gw.s3,
@@ -119,10 +136,13 @@ async function runShard(
     }
   }
   // A surveyed job's child does not look up again the rows its survey did not find here.
-  const surveyed = job.surveyOf ? undefined : await surveyedRows(ctx, ref, state.span);
+  const found = job.surveyOf ? undefined : await surveyedRows(ctx, ref, state.span);
   const run = async (entry: { row: TaskRow; end: number }) => {
+    const held = plan.routing[entry.row.bucket]?.includes(ref.endpointId) ?? false;
+    const refused = held ? refusal(entry.row) : undefined;
+    if (refused) return { entry, outcome: refused };
     const outcome =
-      (!surveyed || surveyed(entry.row.index)) && (await runsHere(entry.row))
+      (!found || found(entry.row.index)) && (await runsHere(entry.row))
         ? await runTask(
             gw,
             stop,

@@ -7,14 +7,24 @@ import type { EndpointClients } from "./clients.ts";
 
 export type Routing = Record<string, string[]>;
 
-/** For each bucket, the ids of the endpoints that hold it (possibly none). */
-export async function routeBuckets(gateways: EndpointClients, buckets: Iterable<string>): Promise<Routing> {
+/**
+ * For each bucket, the ids of the endpoints that hold it (possibly none), among those `usable`
+ * says a job may use (its role may be limited to some gateways).
+ */
+export async function routeBuckets(
+  gateways: EndpointClients,
+  buckets: Iterable<string>,
+  usable: (endpointId: string) => boolean = () => true,
+): Promise<Routing> {
   const routing: Routing = {};
   const names = [...buckets];
   await Promise.all(
     names.map(async (bucket) => {
       const held = await Promise.all(
-        gateways.all().map(async (gw) => ((await holds(gw, bucket)) ? gw.endpoint.id : "")),
+        gateways
+          .all()
+          .filter((gw) => usable(gw.endpoint.id))
+          .map(async (gw) => ((await holds(gw, bucket)) ? gw.endpoint.id : "")),
       );
       routing[bucket] = held.filter(Boolean);
     }),

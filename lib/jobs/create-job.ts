@@ -1,9 +1,12 @@
 // CreateJob: idempotent per (account, ClientRequestToken). The token is claimed first with a
 // create-if-absent write, then the job record, then the dispatch message; a retry after a crash
 // at any point finds what was written and finishes the rest.
+import type { ApiKey } from "../api/sigv4.ts";
+import type { Authority, Origin } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
-import { S3ControlError } from "../errors.ts";
+import { invalidRequest, S3ControlError } from "../errors.ts";
 import { newAttempt } from "../leases/lease.ts";
+import { bucketOfArn } from "../manifest/location.ts";
 import { checkTarget, NOTIFY_TAG } from "../notify/notify.ts";
 import type { CreateJobInput } from "../s3control/create-job-schema.ts";
 import { newJobId } from "./job-id.ts";
@@ -23,12 +26,45 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Creates the job (or finds the one this token already created) and returns its id. */
+/** The buckets a request names itself (not its manifest's rows), with the field that names each. */
+function namedBuckets(input: CreateJobInput): [string, string][] {
+  const out: [string, string][] = [];
+  if (input.Manifest) {
+    const m = /^arn:[^:]+:s3:::([^/]+)\//.exec(input.Manifest.Location.ObjectArn);
+    if (m?.[1]) out.push(["Manifest.Location.ObjectArn", m[1]]);
+  }
+  const gen = input.ManifestGenerator?.S3JobManifestGenerator;
+  if (gen) out.push(["ManifestGenerator.SourceBucket", bucketOfArn(gen.SourceBucket)]);
+  if (gen?.ManifestOutputLocation)
+    out.push([
+      "ManifestGenerator.ManifestOutputLocation.Bucket",
+      bucketOfArn(gen.ManifestOutputLocation.Bucket),
+    ]);
+  if (input.Report.Bucket) out.push(["Report.Bucket", bucketOfArn(input.Report.Bucket)]);
+  const target = input.Operation.S3PutObjectCopy?.TargetResource;
+  if (target) out.push(["Operation.S3PutObjectCopy.TargetResource", bucketOfArn(target)]);
+  return out;
+}
+
+/** Refuses a request that names s3batch's internal bucket anywhere, before anything is written. */
+export function refuseInternalBucket(auth: Authority, input: CreateJobInput): void {
+  for (const [field, bucket] of namedBuckets(input))
+    if (auth.isInternal(bucket)) throw invalidRequest(`${field} names a bucket that belongs to s3batch`);
+}
+
+/**
+ * Creates the job (or finds the one this token already created) and returns its id. The caller's
+ * key must be allowed to pass the job's role; nothing is written otherwise.
+ */
 export async function createJob(
-  ctx: Pick<Context, "store" | "queue" | "settings">,
-  accountId: string,
+  ctx: Pick<Context, "store" | "queue" | "settings" | "auth">,
+  key: ApiKey,
   input: CreateJobInput,
+  origin: Origin = {},
 ): Promise<string> {
+  const accountId = key.accountId;
+  ctx.auth.passable(key, input.RoleArn);
+  refuseInternalBucket(ctx.auth, input);
   const { ClientRequestToken, ...request } = input;
   const notify = request.Tags?.find((t) => t.Key === NOTIFY_TAG);
   if (notify) checkTarget(notify.Value, ctx.settings.notify.allowed);
@@ -64,6 +100,7 @@ export async function createJob(
       history: [{ status: "New", at: token.createdAt }],
       progress: { total: 0, succeeded: 0, failed: 0 },
       failureReasons: [],
+      ...(origin.sourceIp ? { origin: { sourceIp: origin.sourceIp } } : {}),
     };
     job = (await ctx.store.createOrGet(paths.job(ref), record)).value;
   }

@@ -77,4 +77,6 @@ export interface JobRecord {
   generatedManifest?: GeneratedManifestDescriptor;
   /** A survey job (survey/survey.ts): the job it surveys. */
   surveyOf?: string;
+  /** Where CreateJob came from: the aws:SourceIp the job's role is evaluated with. */
+  origin?: { sourceIp?: string };
 }

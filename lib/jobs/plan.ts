@@ -1,5 +1,6 @@
 // The job's plan, written once by dispatch: where the manifest is, how many rows it has, the
 // shards (row ranges with byte offsets) and which endpoints each shard's buckets live on.
+import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
 import { type Routing, routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
@@ -7,6 +8,7 @@ import { generateManifest } from "../manifest/generator.ts";
 import { normalizeInventory } from "../manifest/inventory.ts";
 import { bucketOfArn, locateManifest, type ManifestObject } from "../manifest/location.ts";
 import { manifestRowBatches } from "../manifest/read-rows.ts";
+import { reportKeys } from "../report/layout.ts";
 import type { GeneratedManifestDescriptor, JobRecord } from "./model.ts";
 import { paths } from "./paths.ts";
 
@@ -73,8 +75,9 @@ export async function buildPlan(
   saved: PlanScan | undefined,
 ): Promise<PlanOutcome> {
   const { settings } = ctx;
+  const role = ctx.auth.forJob(job);
   const scan: PlanScan = saved ?? {
-    ...(await sourceManifest(ctx, job)),
+    ...(await sourceManifest(ctx, job, role)),
     nextByte: 0,
     nextRow: 0,
     shardRows: settings.shardRows,
@@ -102,6 +105,11 @@ export async function buildPlan(
       // keep that whole chunk alive for as long as the plan is being built.
       let bucket = buckets.get(row.bucket);
       if (bucket === undefined) {
+        if (ctx.auth.isInternal(row.bucket))
+          throw new UnrecoverableError(
+            "InvalidManifestContent",
+            `manifest row ${index + 1} names a bucket that belongs to s3batch`,
+          );
         if (buckets.size >= settings.maxManifestBuckets) {
           throw new UnrecoverableError(
             "ManifestTooLarge",
@@ -151,8 +159,9 @@ export async function buildPlan(
   const routing = await routeBuckets(
     ctx.gateways,
     target ? new Set([...buckets.keys(), target]) : buckets.keys(),
+    (id) => role.mayUse(id),
   );
-  const reportEndpoints = await reportTargets(ctx, job, routing);
+  const reportEndpoints = await reportTargets(ctx, job, routing, role);
   const order = ctx.gateways.all().map((g) => g.endpoint.id);
   const shards = drafts.map((d, index) => {
     const held = new Set([...d.buckets].flatMap((b) => routing[b] ?? []));
@@ -187,20 +196,34 @@ export async function buildPlan(
 async function sourceManifest(
   ctx: Context,
   job: JobRecord,
+  role: Authorizer,
 ): Promise<{ manifest: ManifestObject; generatedManifest?: GeneratedManifestDescriptor }> {
+  // The report is checked first: a job whose report cannot be written fails before it runs.
+  reportAllowed(job, role);
   const spec = job.request.Manifest;
   const generator = job.request.ManifestGenerator?.S3JobManifestGenerator;
   if (generator) {
-    const out = await generateManifest(ctx, generator, job, paths.normalizedManifest(job));
+    const out = await generateManifest(ctx, generator, job, paths.normalizedManifest(job), role);
     return out.descriptor
       ? { manifest: out.manifest, generatedManifest: out.descriptor }
       : { manifest: out.manifest };
   }
   if (!spec) throw new UnrecoverableError("ManifestNotFound", "the job has no manifest");
-  const located = await locateManifest(ctx, spec);
+  const located = await locateManifest(ctx, spec, role);
   if (spec.Spec.Format === "S3InventoryReport_CSV_20161130")
-    return { manifest: await normalizeInventory(ctx, located, paths.normalizedManifest(job)) };
+    return { manifest: await normalizeInventory(ctx, located, paths.normalizedManifest(job), role) };
   return { manifest: located };
+}
+
+/** The role must be allowed to write every object of the report (AccessDeniedError otherwise). */
+export function reportAllowed(job: JobRecord, role: Authorizer): void {
+  const report = job.request.Report;
+  if (!report.Enabled || !report.Bucket) return;
+  const bucket = bucketOfArn(report.Bucket);
+  const keys = reportKeys(report.Prefix, job.jobId);
+  const written = [keys.manifest, keys.results("failed")];
+  if (report.ReportScope !== "FailedTasksOnly") written.push(keys.results("succeeded"));
+  role.require(...written.map((key) => ({ action: "s3:PutObject", resource: s3Arn(bucket, key) })));
 }
 
 type OpenDraft = Omit<ShardDraft, "buckets"> & { buckets: Set<string> };
@@ -226,11 +249,17 @@ function coalesce(drafts: OpenDraft[]): OpenDraft[] {
   return out;
 }
 
-async function reportTargets(ctx: Context, job: JobRecord, routing: Routing): Promise<string[]> {
+async function reportTargets(
+  ctx: Context,
+  job: JobRecord,
+  routing: Routing,
+  role: Authorizer,
+): Promise<string[]> {
   const report = job.request.Report;
   if (!report.Enabled || !report.Bucket) return [];
   const bucket = bucketOfArn(report.Bucket);
-  const held = routing[bucket] ?? (await routeBuckets(ctx.gateways, [bucket]))[bucket] ?? [];
+  const held =
+    routing[bucket] ?? (await routeBuckets(ctx.gateways, [bucket], (id) => role.mayUse(id)))[bucket] ?? [];
   if (held.length === 0) {
     throw new UnrecoverableError("ReportBucketNotFound", `no endpoint holds the report bucket ${bucket}`);
   }

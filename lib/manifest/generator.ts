@@ -11,6 +11,7 @@ import {
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
+import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
 import { routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
@@ -93,19 +94,24 @@ export interface GeneratedManifest {
   descriptor?: { Format: "S3InventoryReport_CSV_20211130"; Location: { ObjectArn: string; ETag: string } };
 }
 
-/** Lists, filters and writes the manifest of a generator job. */
+/**
+ * Lists, filters and writes the manifest of a generator job, as its role: s3:ListBucket on the
+ * source bucket (with s3:prefix), s3:PutObject where the manifest is written out.
+ */
 export async function generateManifest(
   ctx: Context,
   spec: ManifestGeneratorSpec,
   job: { accountId: string; jobId: string },
   key: string,
+  role: Authorizer,
 ): Promise<GeneratedManifest> {
   const bucket = bucketOfArn(spec.SourceBucket);
-  const holders = (await routeBuckets(ctx.gateways, [bucket]))[bucket] ?? [];
-  if (holders.length === 0)
-    throw new UnrecoverableError("ManifestNotFound", `no endpoint holds the source bucket ${bucket}`);
   const prefixes = spec.Filter?.KeyNameConstraint?.MatchAnyPrefix;
   const Prefix = prefixes?.length === 1 ? prefixes[0] : undefined;
+  role.require({ action: "s3:ListBucket", resource: s3Arn(bucket), context: { "s3:prefix": Prefix ?? "" } });
+  const holders = (await routeBuckets(ctx.gateways, [bucket], (id) => role.mayUse(id)))[bucket] ?? [];
+  if (holders.length === 0)
+    throw new UnrecoverableError("ManifestNotFound", `no endpoint holds the source bucket ${bucket}`);
   const listings = holders.map((id) => {
     const { s3, availability } = ctx.gateways.get(id);
     return new Listing((token) =>
@@ -115,7 +121,7 @@ export async function generateManifest(
     );
   });
   const out = spec.EnableManifestOutput ? spec.ManifestOutputLocation : undefined;
-  const output = out ? await openOutput(ctx, out, job) : undefined;
+  const output = out ? await openOutput(ctx, out, job, role) : undefined;
   const writer = new FanoutWriter(
     [{ s3: ctx.store.s3, bucket: ctx.settings.internalBucket, key }],
     ctx.settings.reportPartBytes,
@@ -160,14 +166,19 @@ async function openOutput(
   ctx: Context,
   out: NonNullable<ManifestGeneratorSpec["ManifestOutputLocation"]>,
   job: { accountId: string; jobId: string },
+  role: Authorizer,
 ) {
   const bucket = bucketOfArn(out.Bucket);
-  const home = ((await routeBuckets(ctx.gateways, [bucket]))[bucket] ?? [])[0];
-  if (!home) throw new UnrecoverableError("ManifestOutputNotFound", `no endpoint holds the bucket ${bucket}`);
-  const { s3 } = ctx.gateways.get(home);
   const prefix = (out.ManifestPrefix ?? "").replace(/\/+$/, "");
   const base = `${prefix ? `${prefix}/` : ""}job-${job.jobId}`;
   const dataKey = `${base}/data/${crypto.randomUUID()}.csv.gz`;
+  role.require(
+    { action: "s3:PutObject", resource: s3Arn(bucket, dataKey) },
+    { action: "s3:PutObject", resource: s3Arn(bucket, `${base}/manifest.json`) },
+  );
+  const home = ((await routeBuckets(ctx.gateways, [bucket], (id) => role.mayUse(id)))[bucket] ?? [])[0];
+  if (!home) throw new UnrecoverableError("ManifestOutputNotFound", `no endpoint holds the bucket ${bucket}`);
+  const { s3 } = ctx.gateways.get(home);
   const gzWriter = new FanoutWriter(
     [{ s3, bucket, key: dataKey }],
     ctx.settings.reportPartBytes,

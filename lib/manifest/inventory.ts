@@ -7,6 +7,7 @@
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createMD5 } from "hash-wasm";
 import { z } from "zod";
+import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
 import { FanoutWriter } from "../report/fanout-writer.ts";
@@ -39,11 +40,15 @@ const inventoryManifest = z.object({
 
 const refuse = (why: string) => new UnrecoverableError("InvalidManifestContent", why);
 
-/** Reads the inventory named by `source` and writes the normalized manifest at `key`. */
+/**
+ * Reads the inventory named by `source` and writes the normalized manifest at `key`; the role
+ * must be allowed to read each data file.
+ */
 export async function normalizeInventory(
   ctx: Context,
   source: ManifestObject,
   key: string,
+  role: Authorizer,
 ): Promise<ManifestObject> {
   const gw = ctx.gateways.get(source.endpointId);
   const got = await withEndpointRetry(gw.availability, () =>
@@ -78,6 +83,7 @@ export async function normalizeInventory(
   );
   try {
     for (const file of doc.files) {
+      role.require({ action: "s3:GetObject", resource: s3Arn(dataBucket, file.key) });
       const data = await withEndpointRetry(gw.availability, () =>
         gw.s3.send(new GetObjectCommand({ Bucket: dataBucket, Key: file.key })),
       );

@@ -2,6 +2,7 @@
 // bucket may exist on several gateways; the object is read from the first (in configured order)
 // that holds it with the ETag the job names, and every later read is pinned to that ETag.
 import { GetObjectCommand, HeadObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
@@ -37,12 +38,24 @@ export function parseObjectArn(arn: string): { bucket: string; key: string } {
   return { bucket: m[1], key: m[2] };
 }
 
-/** Finds the manifest object; UnrecoverableError when no gateway holds it with that ETag. */
-export async function locateManifest(ctx: Context, spec: ManifestSpec): Promise<ManifestObject> {
+/**
+ * Finds the manifest object, as the job's role reads it (s3:GetObject, or s3:GetObjectVersion for a
+ * version, on the gateways the role may use); UnrecoverableError when the role may not read it or
+ * no gateway holds it with that ETag.
+ */
+export async function locateManifest(
+  ctx: Context,
+  spec: ManifestSpec,
+  role: Authorizer,
+): Promise<ManifestObject> {
   const { bucket, key } = parseObjectArn(spec.Location.ObjectArn);
+  role.require({
+    action: spec.Location.ObjectVersionId ? "s3:GetObjectVersion" : "s3:GetObject",
+    resource: s3Arn(bucket, key),
+  });
   const wanted = unquote(spec.Location.ETag);
   let mismatch = false;
-  for (const gw of ctx.gateways.all()) {
+  for (const gw of ctx.gateways.all().filter((g) => role.mayUse(g.endpoint.id))) {
     try {
       const head = await withEndpointRetry(gw.availability, () =>
         gw.s3.send(

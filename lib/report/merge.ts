@@ -6,6 +6,7 @@
 // Memory: one shard's bitmaps (as flags), one chunk per open output and the writers' bounded
 // part queues.
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { AccessDeniedError } from "../auth/authorize.ts";
 import {
   bitmapsReady,
   deserializeBitmap,
@@ -22,7 +23,10 @@ import { RetryableError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import type { Plan, Shard, ShardList } from "../jobs/plan.ts";
+import { reportAllowed } from "../jobs/plan.ts";
+import { pendingClear } from "../jobs/priority.ts";
 import { jobGet } from "../jobs/store.ts";
+import { jobMarkFailed } from "../jobs/transitions.ts";
 import { type Lease, leaseAcquire, newAttempt } from "../leases/lease.ts";
 import { bucketOfArn } from "../manifest/location.ts";
 import { echoRowBatches } from "../manifest/read-rows.ts";
@@ -61,6 +65,17 @@ export async function mergeJob(ctx: Context, msg: MergeMessage, budget: Budget):
   const plan = (await ctx.store.get<Plan>(paths.plan(msg)))?.value;
   const shards = (await ctx.store.get<ShardList>(paths.shards(msg)))?.value.shards;
   if (!plan || !shards) throw new RetryableError(`job ${msg.jobId} has no plan yet`);
+  try {
+    // Checked at dispatch too; the role's policy may have changed since.
+    reportAllowed(job, ctx.auth.forJob(job));
+  } catch (err) {
+    if (!(err instanceof AccessDeniedError)) throw err;
+    await jobMarkFailed(ctx.store, msg, {
+      failureReasons: [{ FailureCode: err.code, FailureReason: err.message.slice(0, 256) }],
+    });
+    await pendingClear(ctx, msg, job.priority);
+    return;
+  }
   const acquired = await leaseAcquire<MergeState>(ctx.store, paths.mergeState(msg), newAttempt(), {
     initial: initialMergeState,
     finished: (s) => s.done !== undefined,

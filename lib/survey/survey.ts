@@ -43,6 +43,8 @@ interface Seen {
   storageClass: string;
   /** The error code the job's operation would fail with here. */
   wouldFail?: string;
+  /** The job's role may not do the task: the object was not looked at. */
+  denied?: boolean;
 }
 const SEEN_PREFIX = "survey ";
 const encodeSeen = (s: Seen) => `${SEEN_PREFIX}${JSON.stringify(s)}`;
@@ -54,6 +56,12 @@ export function decodeSeen(message: string | undefined): Seen | undefined {
     return undefined;
   }
 }
+
+/** A row the surveyed job's role may not touch: it would fail AccessDenied, and is not looked at. */
+export const surveyDenied = (): TaskOutcome => ({
+  kind: "succeeded",
+  message: encodeSeen({ size: 0, storageClass: "", wouldFail: "AccessDenied", denied: true }),
+});
 
 /** S3SurveyObject: the HeadObject of the row on this endpoint, and the precondition checks. */
 export function surveyOperation(spec: SurveySpec): Operation {
@@ -152,10 +160,15 @@ export class SurveyTally {
       s.missingBuckets++;
       return;
     }
-    const found = seen.flatMap((x) => {
+    const decoded = seen.flatMap((x) => {
       const d = decodeSeen(x.message);
       return d ? [{ endpointId: x.endpointId, ...d }] : [];
     });
+    if (decoded.some((d) => d.denied)) {
+      s.wouldFail.AccessDenied = (s.wouldFail.AccessDenied ?? 0) + 1;
+      return;
+    }
+    const found = decoded;
     if (found.length === 0) {
       s.missingObjects++;
       return;

@@ -46,3 +46,29 @@ export function emulatedEndpoints(
 export const EMBEDDED_API_KEYS = JSON.stringify([
   { accessKeyId: "test", secretAccessKey: "test", accountId: "123456789012" },
 ]);
+
+/** The embedded setup's role: every bucket of the emulators is a demo bucket. docs/roles.md. */
+export const DEMO_ROLE_ARN = "arn:aws:iam::123456789012:role/s3batch-demo";
+export const EMBEDDED_ROLES = JSON.stringify([
+  {
+    arn: DEMO_ROLE_ARN,
+    description: "npm start's demo role: anything on the emulated gateways' buckets",
+    policy: {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "DemoBuckets",
+          Effect: "Allow",
+          Action: "s3:*",
+          Resource: ["arn:aws:s3:::*", "arn:aws:s3:::*/*"],
+        },
+        {
+          Sid: "DemoFunctions",
+          Effect: "Allow",
+          Action: "lambda:InvokeFunction",
+          Resource: "arn:aws:lambda:*:123456789012:function:*",
+        },
+      ],
+    },
+  },
+]);

@@ -4,13 +4,20 @@
 // the same handlers (lib/handlers/). S3BATCH_MODE (all, worker, api) as on Node.
 // Run: deno run --allow-net --allow-env --allow-read --allow-run --allow-sys runtime/deno/main.ts
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { getConnInfo } from "hono/deno";
 import { createContext } from "../../lib/context.ts";
 import { readEnv } from "../../lib/env.ts";
 import { apiApp } from "../../lib/handlers/api.ts";
 import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { startQueueLoops } from "../../lib/queue/loops.ts";
 import { loadSettings } from "../../lib/settings.ts";
-import { EMBEDDED_API_KEYS, emulatedEndpoints, parseStartOutput } from "../common/emulated.ts";
+import {
+  DEMO_ROLE_ARN,
+  EMBEDDED_API_KEYS,
+  EMBEDDED_ROLES,
+  emulatedEndpoints,
+  parseStartOutput,
+} from "../common/emulated.ts";
 
 declare const Deno: {
   env: { get(name: string): string | undefined; set(name: string, value: string): void };
@@ -62,6 +69,10 @@ async function main(): Promise<void> {
         "API key: access key id test, secret test, account 123456789012 (set S3BATCH_API_KEYS to change)",
       );
     }
+    if (!get("S3BATCH_ROLES") && !get("S3BATCH_ROLES_FILE")) {
+      Deno.env.set("S3BATCH_ROLES", EMBEDDED_ROLES);
+      console.log(`role: ${DEMO_ROLE_ARN}, any bucket of the emulators (set S3BATCH_ROLES to change)`);
+    }
   }
   if (!get("S3BATCH_QUEUE_URL_DISPATCH")) {
     const endpoint = get("AWS_ENDPOINT_URL");
@@ -97,7 +108,7 @@ async function main(): Promise<void> {
             resolve();
           },
         },
-        apiApp(ctx).fetch,
+        apiApp(ctx, getConnInfo).fetch,
       );
     });
   }

@@ -8,7 +8,7 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { loadSettings } from "../../lib/settings.ts";
-import { EMBEDDED_API_KEYS, emulatedEndpoints } from "../common/emulated.ts";
+import { DEMO_ROLE_ARN, EMBEDDED_API_KEYS, EMBEDDED_ROLES, emulatedEndpoints } from "../common/emulated.ts";
 import { startEmulators, stopEmulators } from "./emulators.ts";
 import { startLocalRuntime } from "./runtime.ts";
 
@@ -47,6 +47,10 @@ async function main(): Promise<void> {
     console.log(
       "API key: access key id test, secret test, account 123456789012 (set S3BATCH_API_KEYS to change)",
     );
+  }
+  if (embedded && !env.S3BATCH_ROLES && !env.S3BATCH_ROLES_FILE) {
+    env.S3BATCH_ROLES = EMBEDDED_ROLES;
+    console.log(`role: ${DEMO_ROLE_ARN}, any bucket of the emulators (set S3BATCH_ROLES to change)`);
   }
   const settings = loadSettings(env);
   const runtime = await startLocalRuntime({

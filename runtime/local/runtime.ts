@@ -2,6 +2,7 @@
 // in one process, with pooled keep-alive connections to every gateway. Used by `npm start`, by
 // worker processes (no API) and by the tests.
 import { serve } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { type Context, createContext } from "../../lib/context.ts";
 import { apiApp } from "../../lib/handlers/api.ts";
@@ -50,7 +51,7 @@ export async function startLocalRuntime(o: LocalRuntimeOptions): Promise<LocalRu
   let url = "";
   let port = 0;
   if (o.port !== undefined) {
-    const app = apiApp(ctx);
+    const app = apiApp(ctx, getConnInfo);
     const hostname = o.hostname ?? "127.0.0.1";
     server = await new Promise<ReturnType<typeof serve>>((resolve) => {
       const s = serve({ fetch: app.fetch, port: o.port, hostname }, () => resolve(s));

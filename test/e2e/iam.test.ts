@@ -25,7 +25,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../runtime/local/runtime.ts";
-import { ACCOUNT_ID, gatewayClient, s3ControlClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
+import {
+  ACCOUNT_ID,
+  gatewayClient,
+  s3ControlClient,
+  TEST_CREDENTIALS,
+  TEST_ROLES,
+} from "../helpers/clients.ts";
 import { allowed, type Needed, type Statement, startEnforcingProxy } from "../helpers/iam-policy.ts";
 import { createJob, createJobInput, describeJob, runReportedJob, waitForJob } from "../helpers/jobs.ts";
 import {
@@ -154,6 +160,7 @@ beforeAll(async () => {
     AWS_REGION: REGION,
     S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
     S3BATCH_API_KEYS: JSON.stringify([{ ...TEST_CREDENTIALS, accountId: ACCOUNT_ID }]),
+    S3BATCH_ROLES: TEST_ROLES,
     S3BATCH_INTERNAL_BUCKET: Bucket,
     S3BATCH_QUEUE_URL_DISPATCH: locals.refs.DispatchQueue,
     S3BATCH_QUEUE_URL_CHILD: locals.refs.ChildQueue,

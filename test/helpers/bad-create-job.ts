@@ -14,7 +14,7 @@ const VALID: Record<string, string> = {
     "<Spec><Format>S3BatchOperations_CSV_20180820</Format><Fields><member>Bucket</member><member>Key</member></Fields></Spec><Location><ObjectArn>arn:aws:s3:::pool/manifest.csv</ObjectArn><ETag>abc</ETag></Location>",
   Description: "fine",
   Priority: "10",
-  RoleArn: "arn:aws:iam::123456789012:role/batch",
+  RoleArn: "arn:aws:iam::123456789012:role/batch-operations",
   Tags: "<member><Key>k</Key><Value>v</Value></member>",
 };
 
@@ -87,7 +87,7 @@ export function badCreateJobCases(): BadCase[] {
 
   // Shapes the model does not allow
   field("Priority as an element", { Priority: "<Value>1</Value>" });
-  field("RoleArn as an element", { RoleArn: "<Arn>arn:aws:iam::123456789012:role/batch</Arn>" });
+  field("RoleArn as an element", { RoleArn: "<Arn>arn:aws:iam::123456789012:role/batch-operations</Arn>" });
   cases.push({
     name: "Priority twice",
     body: createJobXml({}).replace(

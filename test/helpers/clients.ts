@@ -12,6 +12,18 @@ export const TEST_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" }
 /** A second account's key, for isolation tests. */
 export const OTHER_ACCOUNT_ID = "210987654321";
 export const OTHER_CREDENTIALS = { accessKeyId: "AKIDOTHERACCOUNT", secretAccessKey: "other-account-secret" };
+/** The role the tests' jobs act as, and the other account's; each allows everything but the internal bucket. */
+export const ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/batch-operations`;
+export const OTHER_ROLE_ARN = `arn:aws:iam::${OTHER_ACCOUNT_ID}:role/batch-operations`;
+const ALLOW_ALL = {
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Action: ["s3:*", "lambda:InvokeFunction"], Resource: "*" }],
+};
+/** S3BATCH_ROLES of every test deployment that does not bring its own. */
+export const TEST_ROLES = JSON.stringify([
+  { arn: ROLE_ARN, policy: ALLOW_ALL },
+  { arn: OTHER_ROLE_ARN, policy: ALLOW_ALL },
+]);
 
 const loopbackLookup: LookupFunction = (hostname, options, callback) => {
   if (hostname === "localhost" || hostname.endsWith(".localhost")) {

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { type EmulatorUrls, emulatedEndpoints } from "../../runtime/common/emulated.ts";
-import { ACCOUNT_ID, TEST_CREDENTIALS } from "./clients.ts";
+import { ACCOUNT_ID, TEST_CREDENTIALS, TEST_ROLES } from "./clients.ts";
 
 /** What every deployment on the emulators is given: the control endpoint, the gateways, the API key. */
 export function deploymentParameters(emulators: EmulatorUrls): Record<string, string> {
@@ -16,6 +16,7 @@ export function deploymentParameters(emulators: EmulatorUrls): Record<string, st
     AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
     S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
     S3BATCH_API_KEYS: JSON.stringify([{ ...TEST_CREDENTIALS, accountId: ACCOUNT_ID }]),
+    S3BATCH_ROLES: TEST_ROLES,
     S3BATCH_LOG_LEVEL: "warn",
   };
 }

@@ -6,6 +6,7 @@
 // of list requests whose prefix has a '/', and names batch and HEAD actions unlike AWS, so it
 // cannot judge this code; docs/decisions.md.)
 import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
+import { Policy } from "../../lib/auth/policy.ts";
 
 export interface Needed {
   action: string;
@@ -22,17 +23,10 @@ export interface Statement {
   Resource: string | string[];
 }
 
-const glob = (pattern: string) =>
-  new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
-
-/** Whether the statements allow `action` on `resource` (Allow without a matching Deny). */
+/** Whether the statements allow `action` on `resource`, evaluated as s3batch evaluates a job's role. */
 export function allowed(statements: Statement[], action: string, resource: string): boolean {
-  const matches = (s: Statement) =>
-    [s.Action].flat().some((a) => glob(a).test(action)) &&
-    [s.Resource].flat().some((r) => glob(r).test(resource));
   return (
-    statements.some((s) => s.Effect === "Allow" && matches(s)) &&
-    !statements.some((s) => s.Effect === "Deny" && matches(s))
+    Policy.parse({ Version: "2012-10-17", Statement: statements }).evaluate(action, resource) === "Allowed"
   );
 }
 

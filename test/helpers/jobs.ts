@@ -10,9 +10,9 @@ import {
 } from "@aws-sdk/client-s3-control";
 import { reportKeys } from "../../lib/report/layout.ts";
 import { objectExists, readText } from "./buckets.ts";
-import { ACCOUNT_ID } from "./clients.ts";
+import { ACCOUNT_ID, ROLE_ARN } from "./clients.ts";
 
-export const ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/batch-operations`;
+export { ROLE_ARN };
 
 type JobOverrides = Partial<CreateJobCommandInput>;
 

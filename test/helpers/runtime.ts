@@ -18,6 +18,7 @@ import {
   OTHER_CREDENTIALS,
   s3ControlClient,
   TEST_CREDENTIALS,
+  TEST_ROLES,
 } from "./clients.ts";
 
 export interface TestRuntime {
@@ -62,6 +63,7 @@ export async function startTestRuntime(
       { ...TEST_CREDENTIALS, accountId: ACCOUNT_ID },
       { ...OTHER_CREDENTIALS, accountId: OTHER_ACCOUNT_ID },
     ]),
+    S3BATCH_ROLES: TEST_ROLES,
     ...extraEnv,
   });
   const runtime = await startLocalRuntime({

@@ -5,6 +5,8 @@ import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../../lib/api/app.ts";
+import { Authority } from "../../lib/auth/authorize.ts";
+import { parseRoles } from "../../lib/auth/roles.ts";
 import { EndpointClients } from "../../lib/endpoints/clients.ts";
 import { PipelineQueue } from "../../lib/queue/sqs-queue.ts";
 import type { Settings } from "../../lib/settings.ts";
@@ -24,6 +26,18 @@ const app = createApp({
   }),
   log: createLogger("test", "error", () => {}),
   gateways: new EndpointClients([]),
+  auth: new Authority(
+    parseRoles(
+      JSON.stringify([
+        {
+          arn: "arn:aws:iam::123456789012:role/r",
+          policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] },
+        },
+      ]),
+      [],
+    ),
+    "internal",
+  ),
   settings: {
     control: { region: "us-east-1" },
     apiKeys: [{ accessKeyId: "AKTEST", secretAccessKey: "secret", accountId: "123456789012" }],
