@@ -79,7 +79,7 @@ export async function jobSetTags(deps: Deps, ref: JobRef, tags: Tag[]): Promise<
   if (keys.size !== tags.length)
     throw new S3ControlError("InvalidRequestException", 400, "Tag keys must be unique");
   const notify = tags.find((t) => t.Key === NOTIFY_TAG);
-  if (notify) checkTarget(notify.Value, deps.settings.notify.allowed);
+  if (notify) checkTarget(notify.Value, deps.settings.notify);
   const job = await jobUpdate(deps.store, ref, (j) => ({ ...j, tags }));
   if (!job) throw missing(ref);
   await jobEvent(deps.store, ref, "tags", { count: tags.length });

@@ -67,7 +67,7 @@ export async function createJob(
   refuseInternalBucket(ctx.auth, input);
   const { ClientRequestToken, ...request } = input;
   const notify = request.Tags?.find((t) => t.Key === NOTIFY_TAG);
-  if (notify) checkTarget(notify.Value, ctx.settings.notify.allowed);
+  if (notify) checkTarget(notify.Value, ctx.settings.notify);
   const requestHash = await sha256Hex(JSON.stringify(request));
   const tokenKey = paths.token(accountId, ClientRequestToken);
   const now = Date.now();

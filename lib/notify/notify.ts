@@ -4,7 +4,10 @@
 //   - to a webhook (http or https): a JSON POST, its body signed with HMAC-SHA256 under
 //     S3BATCH_NOTIFY_SECRET: x-s3batch-signature: v1=<hex of HMAC(secret, "<timestamp>.<body>")>,
 //     with x-s3batch-timestamp and x-s3batch-event-id (the idempotency key) beside it;
-//   - to an SQS queue (a queue URL: its path is /<account>/<queue>): one message per event.
+//   - to an SQS queue the operator configured (S3BATCH_NOTIFY_QUEUES): one message per event.
+// Targets are checked by notify/targets.ts (no loopback, private or metadata address, as given,
+// after DNS and on redirects; the allow-list compares parsed URLs); a refused target is an event
+// in the job's log, and logs and events show its scheme, host and port only.
 // The events are the job record's own history, written in the same write as each change, so no
 // crash loses one; this outbox only remembers how many were delivered (`notify.json`). Poll
 // delivers them: at least once, in order, retried with back-off while the target answers 5xx or is
@@ -13,21 +16,32 @@
 // Every failed try is in the job's event log. The secret is only ever in the settings.
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "../context.ts";
-import { ConflictError, invalidRequest } from "../errors.ts";
+import { ConflictError } from "../errors.ts";
 import type { JobRecord, JobStatus, StatusEvent } from "../jobs/model.ts";
 import { paths } from "../jobs/paths.ts";
 import { jobEvent } from "../jobs/store.ts";
 import { reportKeys } from "../report/layout.ts";
+import { pinnedPost, ResolveError, resolveAll } from "../util/pinned-http.ts";
+import {
+  checkResolved,
+  NOTIFY_TAG,
+  parseTarget,
+  shownTarget,
+  type Target,
+  type TargetPolicy,
+  TargetRefusedError,
+} from "./targets.ts";
 
-export const NOTIFY_TAG = "s3batch:notify";
+export { NOTIFY_TAG };
+
 const NOTIFIED: readonly JobStatus[] = ["Suspended", "Active", "Complete", "Failed", "Cancelled"];
 /** Tries of one event before it is given up (with the delays capped, about an hour). */
 const MAX_TRIES = 60;
 const TRY_TIMEOUT_MS = 3_000;
 /** Events delivered per poll at most. */
 const PER_POLL = 10;
-/** An SQS queue URL's path: /<account>/<queue>, or LocalStack's /queue/<region>/<account>/<queue>. */
-const SQS_PATH = /^(\/queue\/[a-z0-9-]+)?\/\d{12}\/[A-Za-z0-9_-]{1,80}(\.fifo)?$/;
+/** Redirects (307 and 308 only: they keep the POST) followed at most. */
+const MAX_REDIRECTS = 3;
 
 interface Outbox {
   /** Events of the job's history (those notified) delivered or given up, in order. */
@@ -41,30 +55,15 @@ interface Outbox {
 
 type Deps = Pick<Context, "store" | "queue" | "settings" | "log">;
 
-/** A notification target as given: an http(s) URL; refused otherwise, or outside the allowed ones. */
-export function checkTarget(url: string, allowed: readonly string[]): void {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw invalidRequest(`${NOTIFY_TAG} must be an http or https URL`);
-  }
-  if ((u.protocol !== "http:" && u.protocol !== "https:") || u.username || u.password)
-    throw invalidRequest(`${NOTIFY_TAG} must be an http or https URL without credentials`);
-  if (allowed.length > 0 && !allowed.some((prefix) => url.startsWith(prefix)))
-    throw invalidRequest(`${NOTIFY_TAG} names a target this deployment does not send to`);
+/** A notification target as a job names it (CreateJob, PutJobTagging): refused unless it may be sent to. */
+export function checkTarget(url: string, policy: TargetPolicy): void {
+  parseTarget(url, policy);
 }
 
 export function targetOf(job: JobRecord, settings: Deps["settings"]): string | undefined {
   if (job.surveyOf) return undefined; // a survey's own steps are its job's business
   return job.tags.find((t) => t.Key === NOTIFY_TAG)?.Value ?? settings.notify.url;
 }
-
-/** Where a log line or an event may say a target is: no query, no credentials. */
-const shown = (url: string) => {
-  const u = new URL(url);
-  return `${u.origin}${u.pathname}`;
-};
 
 const notifiedEvents = (job: JobRecord): { event: StatusEvent; index: number }[] =>
   job.history.flatMap((event, index) => (NOTIFIED.includes(event.status) ? [{ event, index }] : []));
@@ -121,17 +120,16 @@ async function hmacHex(secret: string, text: string): Promise<string> {
   return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** One try; throws with a message fit for the event log. */
-async function deliver(ctx: Deps, target: string, id: string, body: string): Promise<void> {
-  const url = new URL(target);
+/** One try; throws with a message fit for the event log (TargetRefusedError: never to be sent). */
+async function deliver(ctx: Deps, target: Target, id: string, body: string): Promise<void> {
   const signal = AbortSignal.timeout(TRY_TIMEOUT_MS);
-  if (SQS_PATH.test(url.pathname) && !url.search) {
+  if (target.kind === "queue") {
     await ctx.queue.sqs.send(
       new SendMessageCommand({
-        QueueUrl: target,
+        QueueUrl: target.url,
         MessageBody: body,
         MessageAttributes: { "s3batch-event-id": { DataType: "String", StringValue: id } },
-        ...(url.pathname.endsWith(".fifo") ? { MessageGroupId: "s3batch", MessageDeduplicationId: id } : {}),
+        ...(target.url.endsWith(".fifo") ? { MessageGroupId: "s3batch", MessageDeduplicationId: id } : {}),
       }),
       { abortSignal: signal },
     );
@@ -141,13 +139,26 @@ async function deliver(ctx: Deps, target: string, id: string, body: string): Pro
   const secret = ctx.settings.notify.secret;
   const headers: Record<string, string> = {
     "content-type": "application/json",
+    "content-length": String(new TextEncoder().encode(body).length),
     "x-s3batch-event-id": id,
     "x-s3batch-timestamp": timestamp,
     ...(secret ? { "x-s3batch-signature": `v1=${await hmacHex(secret, `${timestamp}.${body}`)}` } : {}),
   };
-  const res = await fetch(target, { method: "POST", headers, body, signal, redirect: "manual" });
-  await res.body?.cancel();
-  if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
+  let url = target.url;
+  for (let hop = 0; ; hop++) {
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const addresses = await resolveAll(host);
+    checkResolved(url, addresses, ctx.settings.notify);
+    const answer = await pinnedPost(url, addresses, headers, body, signal);
+    if (answer.status >= 200 && answer.status <= 299) return;
+    const redirect = answer.status === 307 || answer.status === 308;
+    if (!redirect || !answer.location) throw new Error(`HTTP ${answer.status}`);
+    if (hop >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+    // Every hop is a target of its own: parsed, allowed, resolved and checked again.
+    const next = parseTarget(new URL(answer.location, url).href, ctx.settings.notify);
+    if (next.kind !== "webhook") throw new TargetRefusedError(`${NOTIFY_TAG} redirects to an SQS queue`);
+    url = next.url;
+  }
 }
 
 /** The retry delay after `tries` failed tries: doubling from 1 s, capped by the setting. */
@@ -181,17 +192,30 @@ export async function notifyStep(ctx: Deps, job: JobRecord): Promise<boolean> {
       await save({ ...box, claimedUntil: now + TRY_TIMEOUT_MS + 2_000 });
       const event = stateChangeEvent(job, next.event, next.index, ctx.settings.control.region);
       try {
-        await deliver(ctx, target, event.id, JSON.stringify(event));
+        await deliver(ctx, parseTarget(target, ctx.settings.notify), event.id, JSON.stringify(event));
         await save({ sent: box.sent + 1, tries: 0, nextAt: 0 });
       } catch (err) {
         if (err instanceof ConflictError) throw err;
+        if (err instanceof TargetRefusedError) {
+          // Never sent, and never will be: the event is given up at once, saying why.
+          const detail = { event: event.id, status: event.detail.status, target: shownTarget(target) };
+          ctx.log.warn("notification refused", { jobId: job.jobId, ...detail, message: err.message });
+          await jobEvent(ctx.store, job, "notification-refused", { ...detail, message: err.message });
+          await save({ sent: box.sent + 1, tries: 0, nextAt: 0 });
+          continue;
+        }
         const tries = box.tries + 1;
-        const e = err as Error & { cause?: { code?: string } };
-        const message = e.name === "TimeoutError" ? "no answer in 3 s" : (e.cause?.code ?? e.message);
+        const e = err as Error & { cause?: { code?: string }; code?: string };
+        const message =
+          e.name === "TimeoutError" || e.name === "AbortError"
+            ? "no answer in 3 s"
+            : err instanceof ResolveError
+              ? e.message.replace(/^\S+ /, "the host ")
+              : (e.code ?? e.cause?.code ?? e.message);
         const detail = {
           event: event.id,
           status: event.detail.status,
-          target: shown(target),
+          target: shownTarget(target),
           tries,
           message,
         };
