@@ -7,6 +7,7 @@ import { PipelineQueue } from "./queue/sqs-queue.ts";
 import { CONTROL_SDK_RETRY } from "./retry/policy.ts";
 import type { Settings } from "./settings.ts";
 import { JsonStore } from "./store/json-store.ts";
+import { proveConditionalWrites, storeName } from "./store/probe.ts";
 import { createLogger, type Logger } from "./util/logger.ts";
 
 export interface Context {
@@ -67,4 +68,9 @@ export function createContext(settings: Settings, component: string, o: ContextO
 function holderId(): string {
   const pid = (globalThis as { process?: { pid?: number } }).process?.pid;
   return `${pid ?? "p"}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Refuses to go on over a control store that ignores conditional writes (store/probe.ts). */
+export function proveControlStore(ctx: Pick<Context, "store" | "settings">): Promise<void> {
+  return proveConditionalWrites(ctx.store.s3, ctx.store.bucket, storeName(ctx.settings.control.endpoint));
 }

@@ -5,7 +5,7 @@
 // Run: deno run --allow-net --allow-env --allow-read --allow-run --allow-sys runtime/deno/main.ts
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { getConnInfo } from "hono/deno";
-import { createContext } from "../../lib/context.ts";
+import { createContext, proveControlStore } from "../../lib/context.ts";
 import { readEnv } from "../../lib/env.ts";
 import { apiApp } from "../../lib/handlers/api.ts";
 import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
   const settings = loadSettings(readEnv());
   const ctx = createContext(settings, "deno");
   if (mode !== "worker") await ensureBucket(ctx.store.s3, settings.internalBucket);
+  await proveControlStore(ctx);
   const workers = get("S3BATCH_CHILD_WORKERS");
   const stopLoops =
     mode === "api"

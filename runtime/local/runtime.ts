@@ -4,7 +4,7 @@
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { type Context, createContext } from "../../lib/context.ts";
+import { type Context, createContext, proveControlStore } from "../../lib/context.ts";
 import { apiApp } from "../../lib/handlers/api.ts";
 import { ensureBucket } from "../../lib/provision.ts";
 import { type QueueLoopOptions, startQueueLoops } from "../../lib/queue/loops.ts";
@@ -44,7 +44,13 @@ export const nodeHttpHandler = (maxSockets: number) => {
 /** Starts the queue loops (and the API server, given a port); `stop()` drains and closes them. */
 export async function startLocalRuntime(o: LocalRuntimeOptions): Promise<LocalRuntime> {
   const ctx = createContext(o.settings, "local", { httpHandler: nodeHttpHandler });
-  if (o.createBucket !== false) await ensureBucket(ctx.store.s3, o.settings.internalBucket);
+  try {
+    if (o.createBucket !== false) await ensureBucket(ctx.store.s3, o.settings.internalBucket);
+    await proveControlStore(ctx);
+  } catch (err) {
+    ctx.gateways.destroy();
+    throw err;
+  }
   const stopLoops = o.queues === false ? async () => {} : await startQueueLoops(ctx, o);
 
   let server: ReturnType<typeof serve> | undefined;

@@ -19,6 +19,8 @@ export interface FaultProxy {
   slowDownRate: number;
   /** Share of requests whose connection is reset before any answer (0..1). */
   resetRate: number;
+  /** Forward requests without If-Match and If-None-Match: a store that ignores conditional writes. */
+  stripConditionalHeaders: boolean;
   readonly stats: {
     requests: number;
     slowDowns: number;
@@ -71,8 +73,13 @@ export async function startFaultProxy(
       });
       return;
     }
+    const headers = { ...req.headers };
+    if (proxy.stripConditionalHeaders) {
+      delete headers["if-match"];
+      delete headers["if-none-match"];
+    }
     const upstream = httpRequest(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
@@ -96,6 +103,7 @@ export async function startFaultProxy(
     port,
     slowDownRate: 0,
     resetRate: 0,
+    stripConditionalHeaders: false,
     stats,
     async down() {
       const s = server;
