@@ -34,9 +34,14 @@ const loopbackLookup: LookupFunction = (hostname, options, callback) => {
   callback(new Error(`test lookup refuses ${hostname}`), "", 4);
 };
 
+const accounts = new WeakMap<S3ControlClient, string>();
+
+/** The account a client made by s3ControlClient acts for. */
+export const accountOf = (client: S3ControlClient) => accounts.get(client) ?? ACCOUNT_ID;
+
 export function s3ControlClient(apiUrl: string, credentials = TEST_CREDENTIALS): S3ControlClient {
   const port = new URL(apiUrl).port;
-  return new S3ControlClient({
+  const client = new S3ControlClient({
     region: "us-east-1",
     endpoint: `http://localhost:${port}`,
     credentials,
@@ -44,6 +49,8 @@ export function s3ControlClient(apiUrl: string, credentials = TEST_CREDENTIALS):
       httpAgent: new Agent({ keepAlive: true, lookup: loopbackLookup }),
     }),
   });
+  accounts.set(client, credentials.accessKeyId === OTHER_CREDENTIALS.accessKeyId ? OTHER_ACCOUNT_ID : ACCOUNT_ID);
+  return client;
 }
 
 export function gatewayClient(url: string): S3Client {

@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-s3-control";
 import { reportKeys } from "../../lib/report/layout.ts";
 import { objectExists, readText } from "./buckets.ts";
-import { ACCOUNT_ID, ROLE_ARN } from "./clients.ts";
+import { ACCOUNT_ID, accountOf, ROLE_ARN } from "./clients.ts";
 
 export { ROLE_ARN };
 
@@ -50,7 +50,7 @@ export async function createJob(client: S3ControlClient, input: CreateJobCommand
 }
 
 export async function describeJob(client: S3ControlClient, jobId: string): Promise<JobDescriptor> {
-  const out = await client.send(new DescribeJobCommand({ AccountId: ACCOUNT_ID, JobId: jobId }));
+  const out = await client.send(new DescribeJobCommand({ AccountId: accountOf(client), JobId: jobId }));
   if (!out.Job) throw new Error("DescribeJob returned no Job");
   return out.Job;
 }
