@@ -5,12 +5,7 @@
 // start (every runtime, and each Lambda instance's first invocation) a scratch object is created,
 // created again (must fail 412), replaced with a stale ETag (must fail 412) and with the right one
 // (must succeed), then removed. A store that fails any of these is refused, by name.
-import {
-  DeleteObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, PutObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { S3BatchError } from "../errors.ts";
 
 /** The control store does not honour conditional writes: nothing may run on it. */
@@ -29,7 +24,14 @@ const refusedAsConflict = (err: unknown) =>
 export async function proveConditionalWrites(s3: S3Client, bucket: string, endpoint: string): Promise<void> {
   const key = `probe/${Date.now()}-${crypto.randomUUID()}`;
   const put = (conditions: { IfNoneMatch?: string; IfMatch?: string }) =>
-    s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: new TextEncoder().encode("probe"), ...conditions }));
+    s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: new TextEncoder().encode("probe"),
+        ...conditions,
+      }),
+    );
   const untrusted = (what: string) =>
     new UntrustedStoreError(
       `the control store at ${endpoint} (bucket ${bucket}) ${what}: s3batch keeps job state with conditional writes and will not run on a store that ignores them (docs/operators.md, "Control stores")`,
@@ -50,7 +52,8 @@ export async function proveConditionalWrites(s3: S3Client, bucket: string, endpo
     try {
       await put({ IfMatch: created.ETag ?? "" });
     } catch (err) {
-      if (refusedAsConflict(err)) throw untrusted("refused a PutObject whose If-Match names the current ETag");
+      if (refusedAsConflict(err))
+        throw untrusted("refused a PutObject whose If-Match names the current ETag");
       throw err;
     }
   } finally {

@@ -49,7 +49,10 @@ export function s3ControlClient(apiUrl: string, credentials = TEST_CREDENTIALS):
       httpAgent: new Agent({ keepAlive: true, lookup: loopbackLookup }),
     }),
   });
-  accounts.set(client, credentials.accessKeyId === OTHER_CREDENTIALS.accessKeyId ? OTHER_ACCOUNT_ID : ACCOUNT_ID);
+  accounts.set(
+    client,
+    credentials.accessKeyId === OTHER_CREDENTIALS.accessKeyId ? OTHER_ACCOUNT_ID : ACCOUNT_ID,
+  );
   return client;
 }
 
