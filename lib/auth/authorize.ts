@@ -107,7 +107,7 @@ export class Authority {
 export class Authorizer {
   private readonly internalArn: string;
   private readonly base: Record<string, string>;
-  private clock = { second: -1, iso: "", epoch: "" };
+  private clock: { second: number; context: RequestContext } = { second: -1, context: {} };
 
   constructor(
     readonly roleArn: string,
@@ -131,8 +131,9 @@ export class Authorizer {
 
   /** The first of `accesses` the role may not do, or undefined when it may do them all. */
   check(...accesses: Access[]): Denial | undefined {
+    const base = this.context();
     for (const a of accesses) {
-      const why = this.refusal(a);
+      const why = this.refusal(a, a.context ? { ...base, ...a.context } : base);
       if (why)
         return {
           roleArn: this.roleArn,
@@ -150,27 +151,27 @@ export class Authorizer {
     if (denial) throw new AccessDeniedError(denial);
   }
 
-  private refusal(a: Access): string | undefined {
+  private refusal(a: Access, context: RequestContext): string | undefined {
     if (a.resource === this.internalArn || a.resource.startsWith(`${this.internalArn}/`))
       return "the bucket belongs to s3batch";
     if (!this.role) return "the role is not configured in this deployment";
-    const { decision, by } = this.role.policy.decide(a.action, a.resource, this.context(a.context));
+    const { decision, by } = this.role.policy.decide(a.action, a.resource, context);
     if (decision === "Allowed") return undefined;
     return decision === "ExplicitlyDenied"
       ? `of an explicit deny in statement ${by} of its policy`
       : "no statement of its policy allows it";
   }
 
-  private context(extra: Record<string, string> | undefined): RequestContext {
-    const now = Date.now();
-    const second = Math.floor(now / 1000);
-    if (second !== this.clock.second)
-      this.clock = { second, iso: new Date(second * 1000).toISOString(), epoch: String(second) };
-    return {
-      ...this.base,
-      "aws:currenttime": this.clock.iso,
-      "aws:epochtime": this.clock.epoch,
-      ...extra,
-    };
+  /** The request context of this second: built again only when the clock's second moves. */
+  private context(): RequestContext {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.clock.second) {
+      const iso = new Date(second * 1000).toISOString();
+      this.clock = {
+        second,
+        context: { ...this.base, "aws:currenttime": iso, "aws:epochtime": String(second) },
+      };
+    }
+    return this.clock.context;
   }
 }

@@ -15,7 +15,10 @@ export function globMatcher(pattern: string, ignoreCase = false): (value: string
     .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\/-]/g, "\\$&")))
     .join("");
   const re = new RegExp(`^${source}$`, ignoreCase ? "is" : "s");
-  return (v) => re.test(v);
+  // Most patterns begin with a literal (a bucket name): a value without it is refused before the regex.
+  const literal = pattern.slice(0, pattern.search(/[*?]/));
+  if (ignoreCase || literal.length === 0) return (v) => re.test(v);
+  return (v) => v.startsWith(literal) && re.test(v);
 }
 
 /** The six parts of an ARN, or undefined when it has fewer. */
@@ -32,14 +35,20 @@ export function arnParts(arn: string): string[] | undefined {
   return parts;
 }
 
-/** A matcher for an ARN pattern, part by part. */
-export function arnMatcher(pattern: string): (arn: string) => boolean {
+/**
+ * A matcher for an ARN pattern, part by part. A caller matching one ARN against many patterns
+ * passes its parts (`arnParts`), split once.
+ */
+export function arnMatcher(pattern: string): (arn: string, parts?: string[]) => boolean {
   if (pattern === "*") return () => true;
   const parts = arnParts(pattern);
   if (!parts) return () => false;
   const matchers = parts.map((p) => globMatcher(p));
-  return (arn) => {
-    const value = arnParts(arn);
-    return value !== undefined && matchers.every((m, i) => m(value[i] as string));
+  return (arn, split) => {
+    const value = split ?? arnParts(arn);
+    if (value === undefined) return false;
+    for (let i = 0; i < 6; i++)
+      if (!(matchers[i] as (v: string) => boolean)(value[i] as string)) return false;
+    return true;
   };
 }

@@ -12,7 +12,7 @@ import {
   PolicyConditionError,
   type RequestContext,
 } from "./conditions.ts";
-import { arnMatcher, globMatcher } from "./glob.ts";
+import { arnMatcher, arnParts, globMatcher } from "./glob.ts";
 
 /** A policy document at most this long (IAM's limit for a role's inline policies). */
 export const MAX_POLICY_BYTES = 10_240;
@@ -83,7 +83,8 @@ interface CompiledStatement {
   sid: string;
   effect: "Allow" | "Deny";
   action: (action: string) => boolean;
-  resource: (resource: string) => boolean;
+  /** `parts`: the resource's ARN parts, split once per decision (undefined: not an ARN). */
+  resource: (resource: string, parts: string[] | undefined) => boolean;
   conditions: CompiledCondition[];
 }
 
@@ -92,6 +93,9 @@ export class PolicyError extends S3BatchError {}
 
 /** One compiled identity policy. */
 export class Policy {
+  /** The statements whose Action (or NotAction) takes in an action: a job asks about a few actions. */
+  private readonly byAction = new Map<string, CompiledStatement[]>();
+
   private constructor(private readonly statements: CompiledStatement[]) {}
 
   /**
@@ -140,10 +144,16 @@ export class Policy {
     resource: string,
     context: RequestContext = {},
   ): { decision: Decision; by?: string } {
+    let statements = this.byAction.get(action);
+    if (!statements) {
+      statements = this.statements.filter((s) => s.action(action));
+      if (this.byAction.size < 1000) this.byAction.set(action, statements);
+    }
+    const parts = arnParts(resource);
     let allowedBy: string | undefined;
-    for (const s of this.statements) {
+    for (const s of statements) {
       if (s.effect === "Allow" && allowedBy !== undefined) continue;
-      if (!s.action(action) || !s.resource(resource)) continue;
+      if (!s.resource(resource, parts)) continue;
       if (!s.conditions.every((c) => c(context))) continue;
       if (s.effect === "Deny") return { decision: "ExplicitlyDenied", by: s.sid };
       allowedBy = s.sid;
@@ -160,17 +170,18 @@ export class Policy {
 }
 
 function compileStatement(s: Statement, where: string, index: number): CompiledStatement {
-  const anyOf = (patterns: string[], make: (p: string) => (v: string) => boolean) => {
-    const ms = patterns.map(make);
-    return (v: string) => ms.some((m) => m(v));
+  const actionMatchers = (s.Action ?? s.NotAction ?? []).map((p) => globMatcher(p, true));
+  const actions = (a: string) => actionMatchers.some((m) => m(a));
+  const resourceMatchers = (s.Resource ?? s.NotResource ?? []).map(arnMatcher);
+  const resources = (r: string, parts: string[] | undefined) => {
+    for (const m of resourceMatchers) if (m(r, parts)) return true;
+    return false;
   };
-  const actions = anyOf(s.Action ?? s.NotAction ?? [], (p) => globMatcher(p, true));
-  const resources = anyOf(s.Resource ?? s.NotResource ?? [], (p) => (p === "*" ? () => true : arnMatcher(p)));
   return {
     sid: s.Sid || `#${index + 1}`,
     effect: s.Effect,
     action: s.Action ? actions : (a) => !actions(a),
-    resource: s.Resource ? resources : (r) => !resources(r),
+    resource: s.Resource ? resources : (r, parts) => !resources(r, parts),
     conditions: compileConditions(s.Condition ?? {}, `${where}.Condition`),
   };
 }

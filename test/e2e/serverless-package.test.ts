@@ -36,11 +36,13 @@ describe("serverless package", () => {
         expect.arrayContaining([
           "S3BATCH_ENDPOINTS",
           "S3BATCH_API_KEYS",
+          "S3BATCH_ROLES",
           "S3BATCH_INTERNAL_BUCKET",
           "S3BATCH_QUEUE_URL_CHILD",
         ]),
       );
       expect(vars.S3BATCH_API_KEYS).toBe("[]");
+      expect(vars.S3BATCH_ROLES).toBe("[]");
     }
   });
 
