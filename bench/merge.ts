@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startEmulators } from "../runtime/local/emulators.ts";
+import { TEST_ROLES } from "../test/helpers/clients.ts";
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -87,6 +88,7 @@ for (const rows of rowCounts) {
       BENCH_ROWS: String(rows),
       BENCH_ENDPOINTS: ids.slice(0, endpoints).join(","),
       S3BATCH_ENDPOINTS: endpointDoc(endpoints),
+      S3BATCH_ROLES: TEST_ROLES,
     };
     const setup = step<Setup>("setup", env);
     const merge = step<Merge>("merge", env);

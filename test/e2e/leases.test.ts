@@ -13,7 +13,7 @@ import { leaseAcquire } from "../../lib/leases/lease.ts";
 import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
-import { ACCOUNT_ID, TEST_CREDENTIALS } from "../helpers/clients.ts";
+import { ACCOUNT_ID, TEST_CREDENTIALS, TEST_ROLES } from "../helpers/clients.ts";
 
 let ctx: Context;
 const ref = { accountId: ACCOUNT_ID, jobId: "lease-job", endpointId: "gateway-a", shard: 0 };
@@ -37,6 +37,7 @@ beforeAll(async () => {
     loadSettings({
       AWS_ENDPOINT_URL: emulators.control,
       S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
+      S3BATCH_ROLES: TEST_ROLES,
       S3BATCH_INTERNAL_BUCKET: `s3batch-lease-${randomUUID().slice(0, 8)}`,
       S3BATCH_LEASE_SECONDS: "3",
       S3BATCH_LOG_LEVEL: "error",

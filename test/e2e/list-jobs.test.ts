@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-s3-control";
 import pLimit from "p-limit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OTHER_ACCOUNT_ID, OTHER_CREDENTIALS, s3ControlClient } from "../helpers/clients.ts";
+import { OTHER_ACCOUNT_ID, OTHER_CREDENTIALS, OTHER_ROLE_ARN, s3ControlClient } from "../helpers/clients.ts";
 import { createJob, createJobInput } from "../helpers/jobs.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
 import { seedScenario } from "../helpers/seed.ts";
@@ -54,9 +54,7 @@ beforeAll(async () => {
           { S3InitiateRestoreObject: { ExpirationInDays: 1 } },
           { AccountId: OTHER_ACCOUNT_ID, ConfirmationRequired: true, Description: `job ${i}` },
         );
-        created.push(
-          await createJob(other, { ...input, RoleArn: `arn:aws:iam::${OTHER_ACCOUNT_ID}:role/r` }),
-        );
+        created.push(await createJob(other, { ...input, RoleArn: OTHER_ROLE_ARN }));
       }),
     ),
   );

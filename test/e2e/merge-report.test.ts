@@ -15,7 +15,7 @@ import { mergeJob } from "../../lib/report/merge.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { freshBucket, listKeys, readText } from "../helpers/buckets.ts";
-import { ACCOUNT_ID, TEST_CREDENTIALS } from "../helpers/clients.ts";
+import { ACCOUNT_ID, TEST_CREDENTIALS, TEST_ROLES } from "../helpers/clients.ts";
 import { createJobInput, runReportedJob } from "../helpers/jobs.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
 import {
@@ -122,6 +122,7 @@ describe("a merge of a synthetic 150,000-row job over both gateways", () => {
     AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
     AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
     S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
+    S3BATCH_ROLES: TEST_ROLES,
     S3BATCH_INTERNAL_BUCKET: `s3batch-merge-${randomUUID().slice(0, 8)}`,
     S3BATCH_REPORT_PART_BYTES: String(5 * 1024 * 1024),
     S3BATCH_LEASE_SECONDS: "3",

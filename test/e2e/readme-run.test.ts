@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { DEMO_ROLE_ARN } from "../../runtime/common/emulated.ts";
 import { gatewayClient, s3ControlClient } from "../helpers/clients.ts";
 import { createJob, createJobInput, waitForJob } from "../helpers/jobs.ts";
 import { expectSeedOutcome, seedScenario } from "../helpers/seed.ts";
@@ -84,7 +85,12 @@ describe("README run command", () => {
     // Act
     const jobId = await createJob(
       control,
-      createJobInput(manifest, { S3InitiateRestoreObject: { ExpirationInDays: 1, GlacierJobTier: "BULK" } }),
+      // The demo role npm start configures, as the README's aws s3control example names it.
+      createJobInput(
+        manifest,
+        { S3InitiateRestoreObject: { ExpirationInDays: 1, GlacierJobTier: "BULK" } },
+        { RoleArn: DEMO_ROLE_ARN },
+      ),
     );
     const job = await waitForJob(control, jobId);
     // Ctrl-C in a terminal signals the whole process group, as this does.
