@@ -181,7 +181,7 @@ async function dispatch() {
   const started = performance.now();
   const built = await buildPlan(ctx, record, new AbortController().signal, undefined);
   const seconds = (performance.now() - started) / 1000;
-  if ("handover" in built) throw new Error("the dispatch bench handed over");
+  if ("handover" in built || "sourceHandover" in built) throw new Error("the dispatch bench handed over");
   const same = built.shards.shards.every(
     (s, i) => s.startByte === shards[i]?.startByte && s.endByte === shards[i]?.endByte,
   );

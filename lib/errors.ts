@@ -30,7 +30,7 @@ export class UnrecoverableError extends S3BatchError {
 export class S3ControlError extends S3BatchError {
   constructor(
     readonly code: string,
-    readonly status: 400 | 403 | 404 | 409 | 413 | 429 | 500,
+    readonly status: 400 | 403 | 404 | 409 | 413 | 429 | 500 | 503,
     message: string,
   ) {
     super(message);

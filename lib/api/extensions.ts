@@ -22,7 +22,7 @@ import { progressView } from "../jobs/progress-view.ts";
 import { bucketOfArn } from "../manifest/location.ts";
 import { MAX_KEY_BYTES } from "../manifest/rows.ts";
 import { outcomeFromError } from "../operations/types.ts";
-import { reportKeys } from "../report/layout.ts";
+import { type ReportManifest, reportKeys } from "../report/layout.ts";
 import { startSurvey } from "../survey/survey.ts";
 import type { ApiDeps, ApiEnv } from "./app.ts";
 
@@ -118,21 +118,39 @@ export function registerExtensions(
     const role = actingRole(c, deps, job.request.RoleArn);
     const plan = (await deps.store.get<Plan>(paths.plan(ref)))?.value;
     const bucket = bucketOfArn(report.Bucket);
-    const key = reportKeys(report.Prefix, ref.jobId).results(status);
+    const keys = reportKeys(report.Prefix, ref.jobId);
+    const key = keys.results(status);
+    requireAccess(role, "s3:GetObject", s3Arn(bucket, keys.manifest));
     requireAccess(role, "s3:GetObject", s3Arn(bucket, key));
+    // Each gateway holding the report bucket in turn: its manifest.json says whether the file was
+    // written (a file with no rows is not); a gateway without the report, or failing, is passed over.
+    const failing: string[] = [];
     for (const id of (plan?.reportEndpoints ?? []).filter((e) => role.mayUse(e))) {
+      const s3 = deps.gateways.get(id).s3;
       try {
-        const out = await deps.gateways.get(id).s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        if (!out.Body) continue;
+        const manifest = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: keys.manifest }));
+        const written = JSON.parse((await manifest.Body?.transformToString()) ?? "{}") as ReportManifest;
+        const listed = (written.Results ?? []).some((r) => r.Key === key);
+        if (!listed)
+          return new Response("", { headers: { "content-type": "text/csv", "x-s3batch-endpoint": id } });
+        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (!out.Body) throw new Error("no body");
         return new Response(out.Body.transformToWebStream(), {
           headers: { "content-type": "text/csv", "x-s3batch-endpoint": id },
         });
       } catch (err) {
-        // A file with no rows is not written: that is an empty file, not an error.
-        if (outcomeFromError(err).kind !== "missing") deps.log.warn("report read failed", { endpoint: id });
+        if (outcomeFromError(err).kind === "missing") continue;
+        deps.log.warn("report read failed", { endpoint: id });
+        failing.push(id);
       }
     }
-    return new Response("", { headers: { "content-type": "text/csv" } });
+    if (failing.length > 0)
+      throw new S3ControlError(
+        "ServiceUnavailable",
+        503,
+        `The report could not be read: ${failing.join(", ")} did not answer, and no other gateway holds it`,
+      );
+    throw notFound(`The job ${ref.jobId} wrote no report`);
   });
 
   app.get(UPLOAD_PATH, async (c) => {

@@ -61,7 +61,11 @@ export class CheckpointWriter {
   async commit(
     status: ChildStatus,
     nextRow: number,
-    { release = false, patch = {} }: { release?: boolean; patch?: Partial<ChildState> } = {},
+    {
+      release = false,
+      patch = {},
+      progressed: moved = false,
+    }: { release?: boolean; patch?: Partial<ChildState>; progressed?: boolean } = {},
   ): Promise<ChildState> {
     const { store } = this.ctx;
     const previous = this.lease.value;
@@ -82,7 +86,7 @@ export class CheckpointWriter {
         await store.putBytes(tail, body);
       }
     }
-    const progressed = nextRow > previous.nextRow || status !== "running";
+    const progressed = moved || nextRow > previous.nextRow || status !== "running";
     const change = (v: ChildState): ChildState => {
       const next: ChildState = {
         ...v,

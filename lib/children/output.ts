@@ -83,13 +83,6 @@ async function splitChildOutput(
   return { bitmap: buf.slice(start, start + size), tail };
 }
 
-/** Reads only the header and the bitmap (the rows found), leaving the outcome lines unread. */
-export async function readChildBitmap(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const { bitmap, tail } = await splitChildOutput(stream);
-  await tail.cancel();
-  return bitmap;
-}
-
 /** Reads the header and the bitmap; the outcome lines are read in batches, as the merge asks. */
 export async function openChildOutput(
   stream: ReadableStream<Uint8Array>,

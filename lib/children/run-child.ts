@@ -20,11 +20,13 @@ import { manifestRows } from "../manifest/read-rows.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
 import { taskNeeds } from "../operations/needs.ts";
-import type { TaskContext, TaskOutcome } from "../operations/types.ts";
+import { HandOverError, type TaskContext, type TaskOutcome } from "../operations/types.ts";
+import { abortRegisteredUploads } from "../operations/uploads.ts";
 import type { ChildMessage } from "../queue/messages.ts";
-import { surveyDenied, surveyedRows } from "../survey/survey.ts";
+import { surveyDenied } from "../survey/survey.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
 import { CheckpointWriter } from "./checkpoint.ts";
+import { IntentJournal } from "./intents.ts";
 import { placementOf, soleHolder } from "./placement.ts";
 import { childRefOf, childTakeOver } from "./resume.ts";
 import { type ChildRef, type ChildState, shardEnd } from "./state.ts";
@@ -50,7 +52,7 @@ export async function runChild(ctx: Context, msg: ChildMessage, budget: Budget):
     result =
       job.status === "Active"
         ? await runShard(ctx, ref, job, plan, lease, writer, budget)
-        : await settle(writer, lease, "stopped");
+        : await settleStopped(ctx, ref, writer, lease);
   } catch (err) {
     // A write found the lease taken over: that attempt carries on, this one stops quietly.
     if (!(err instanceof ConflictError && lease.lost.aborted)) throw err;
@@ -116,6 +118,7 @@ async function runShard(
       ? surveyDenied()
       : { kind: "failed", http: 403, code: "AccessDenied", message: denial.message, cause: "final" };
   };
+  const intents = await IntentJournal.open(ctx.store, ref, lease.attempt);
   const task: TaskContext = {
     endpointId: ref.endpointId,
     s3: gw.s3,
@@ -123,6 +126,19 @@ async function runShard(
     routing: plan.routing,
     settings: ctx.settings,
     job: { accountId: ref.accountId, jobId: ref.jobId },
+    signal: stop,
+    intents,
+    now: () => ctx.store.serverNow(),
+  };
+  // A task stopped part-way (a long copy's budget ran out) has no outcome yet: the next attempt
+  // resumes it from what it recorded in the journal.
+  const attempt = async (row: TaskRow): Promise<TaskOutcome | undefined> => {
+    try {
+      return await op.run(task, row);
+    } catch (err) {
+      if (err instanceof HandOverError) return undefined;
+      throw err;
+    }
   };
   const span = {
     firstRow: state.nextRow,
@@ -135,28 +151,31 @@ async function runShard(
       yield entry;
     }
   }
-  // A surveyed job's child does not look up again the rows its survey did not find here.
-  const found = job.surveyOf ? undefined : await surveyedRows(ctx, ref, state.span);
+  // Every row is looked up by the job itself: a survey informs, it never decides a row's outcome
+  // (an object written after the survey is acted on).
   const run = async (entry: { row: TaskRow; end: number }) => {
     const held = plan.routing[entry.row.bucket]?.includes(ref.endpointId) ?? false;
     const refused = held ? refusal(entry.row) : undefined;
     if (refused) return { entry, outcome: refused };
-    const outcome =
-      (!found || found(entry.row.index)) && (await runsHere(entry.row))
-        ? await runTask(
-            gw,
-            stop,
-            () => op.run(task, entry.row),
-            () => probeBucket(gw, entry.row.bucket),
-          )
-        : MISSING;
+    const outcome = (await runsHere(entry.row))
+      ? await runTask(
+          gw,
+          stop,
+          () => attempt(entry.row),
+          () => probeBucket(gw, entry.row.bucket),
+        )
+      : MISSING;
     return { entry, outcome };
   };
-  const checkpoint = (status: "running", release = false) =>
-    writer.commit(status, next.row, {
+  const checkpoint = async (status: "running", release = false) => {
+    await writer.commit(status, next.row, {
       release,
       patch: { nextByte: next.byte, downSince: gw.availability.since },
+      // A task that recorded progress of its own (a long copy's parts) is progress too.
+      progressed: intents.recordedThisAttempt > 0,
     });
+    await intents.prune(next.row);
+  };
 
   let next = { row: state.nextRow, byte: span.startByte };
   let since = 0;
@@ -172,11 +191,23 @@ async function runShard(
       since = 0;
       lastCheckpoint = Date.now();
       await checkpoint("running");
-      if ((await jobGet(ctx.store, ref))?.value.status !== "Active") return settle(writer, lease, "stopped");
+      if ((await jobGet(ctx.store, ref))?.value.status !== "Active")
+        return settleStopped(ctx, ref, writer, lease);
     }
   }
   if (lease.lost.aborted) return "lost";
   if (next.row >= end) return settle(writer, lease, "done");
   await checkpoint("running", true);
   return "handed over";
+}
+
+/** A child that stops for good leaves no upload open: those its tasks registered are aborted. */
+async function settleStopped(
+  ctx: Context,
+  ref: ChildRef,
+  writer: CheckpointWriter,
+  lease: Lease<ChildState>,
+) {
+  await abortRegisteredUploads(ctx.gateways, await IntentJournal.open(ctx.store, ref, lease.attempt));
+  return settle(writer, lease, "stopped");
 }

@@ -10,11 +10,14 @@ import type { EndpointClient } from "../endpoints/clients.ts";
 import type { TaskOutcome } from "../operations/types.ts";
 import { backoffMs, classifyError, SERVER_ERROR_ATTEMPTS, sleep } from "../retry/policy.ts";
 
-/** The task's outcome, or undefined when `stop` fired before it had one. */
+/**
+ * The task's outcome, or undefined when `stop` fired before it had one (an attempt answers
+ * undefined when it stopped part-way: a long copy handing over, to be resumed).
+ */
 export async function runTask(
   gw: Pick<EndpointClient, "limit" | "availability">,
   stop: AbortSignal,
-  attempt: () => Promise<TaskOutcome>,
+  attempt: () => Promise<TaskOutcome | undefined>,
   probe: () => Promise<boolean>,
 ): Promise<TaskOutcome | undefined> {
   const endpoint = gw.availability;
@@ -27,6 +30,7 @@ export async function runTask(
       if (stop.aborted) return undefined;
     }
     const outcome = await gw.limit(attempt);
+    if (outcome === undefined) return undefined;
     const cause = outcome.kind === "failed" ? outcome.cause : undefined;
     if (cause === undefined || cause === "final") {
       endpoint.answered();

@@ -2,8 +2,8 @@
 // ListJobs. Each is one conditional write (or a read), mapped to S3 Control errors.
 import type { Context } from "../context.ts";
 import { S3ControlError } from "../errors.ts";
+import { newAttempt } from "../leases/lease.ts";
 import { checkTarget, NOTIFY_TAG } from "../notify/notify.ts";
-import { startJob } from "./dispatch.ts";
 import type { JobRecord, JobStatus } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
 import { pendingReprioritize } from "./priority.ts";
@@ -58,9 +58,15 @@ export async function jobRequestStatus(
     if (requested === "Ready") {
       if (job.status !== "Suspended")
         throw statusError(`Only a Suspended job can be confirmed; this one is ${job.status}`);
-      await jobMarkReady(deps.store, ref, patch);
-      await startJob(deps, ref, job.priority);
-      return jobRequire(deps, ref);
+      // Confirming answers at once: dispatch starts the job (one message per child) in the
+      // pipeline, and the reconciler's chain, restarted here, drives it again if it dies.
+      const ready = await jobMarkReady(deps.store, ref, patch);
+      await deps.queue.send({ v: 1, type: "dispatch", accountId: ref.accountId, jobId: ref.jobId });
+      await deps.queue.send(
+        { v: 1, type: "poll", accountId: ref.accountId, jobId: ref.jobId, chain: true, token: newAttempt() },
+        deps.settings.pollDelaySeconds,
+      );
+      return ready;
     }
     if (CANCEL_AT_ONCE.includes(job.status)) return await jobMarkCancelled(deps.store, ref, patch);
     if (CANCEL_RUNNING.includes(job.status)) return await jobMarkCancelling(deps.store, ref, patch);

@@ -11,7 +11,7 @@ import { type LeaseFields, leaseAcquire, newAttempt } from "../leases/lease.ts";
 import type { DispatchMessage } from "../queue/messages.ts";
 import type { JobRecord } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
-import { buildPlan, type Plan, type PlanScan, type ShardList } from "./plan.ts";
+import { buildPlan, type Plan, type PlanScan, type ShardList, type SourceScan } from "./plan.ts";
 import { pendingMark } from "./priority.ts";
 import { jobGet } from "./store.ts";
 import {
@@ -26,6 +26,8 @@ import {
 /** dispatch.json: the dispatch lease, the scan of a handed-over planning, and what is done. */
 export interface DispatchState extends LeaseFields {
   scan?: PlanScan;
+  /** An inventory being normalized or a listing being generated, handed over mid-way. */
+  source?: SourceScan;
   /** The plan is written. */
   planned?: boolean;
   /** Every child message of the started job was sent. */
@@ -86,13 +88,30 @@ async function planJob(ctx: Context, job: JobRecord, budget: Budget): Promise<Pl
   try {
     let outcome: Awaited<ReturnType<typeof buildPlan>>;
     try {
-      outcome = await buildPlan(ctx, job, AbortSignal.any([budget.signal, lease.lost]), lease.value.scan);
+      outcome = await buildPlan(
+        ctx,
+        job,
+        AbortSignal.any([budget.signal, lease.lost]),
+        lease.value.scan,
+        lease.value.source,
+      );
     } catch (err) {
       if (!(err instanceof UnrecoverableError)) throw err;
       await jobMarkFailed(store, job, {
         failureReasons: [{ FailureCode: err.code, FailureReason: err.message.slice(0, 256) }],
       });
       await lease.release((s) => ({ ...s, planned: true }));
+      return undefined;
+    }
+    if ("sourceHandover" in outcome) {
+      const source = outcome.sourceHandover;
+      await lease.release((s) => ({ ...s, source, stalled: 0 }));
+      ctx.log.info("dispatch handed over", {
+        jobId: job.jobId,
+        generated: source.generator?.rows,
+        inventoryFile: source.inventory?.nextFile,
+      });
+      await ctx.queue.send({ v: 1, type: "dispatch", accountId: job.accountId, jobId: job.jobId });
       return undefined;
     }
     if ("handover" in outcome) {
@@ -106,7 +125,7 @@ async function planJob(ctx: Context, job: JobRecord, budget: Budget): Promise<Pl
     await store.putBytes(paths.shards(job), JSON.stringify(outcome.shards), "application/json");
     const plan = (await store.createOrGet(paths.plan(job), outcome.plan)).value;
     await lease.release((s) => {
-      const { scan: _done, ...rest } = s;
+      const { scan: _done, source: _written, ...rest } = s;
       return { ...rest, planned: true };
     });
     return plan;

@@ -16,6 +16,8 @@ export const paths = {
   shards: (r: JobRef) => `${jobPrefix(r)}shards.json`,
   /** The CSV manifest dispatch writes for an inventory or generated manifest. */
   normalizedManifest: (r: JobRef) => `${jobPrefix(r)}manifest.csv`,
+  /** The part of that manifest not yet sent when its writing handed over. */
+  normalizeCarry: (r: JobRef, attempt: string) => `${jobPrefix(r)}normalize/${attempt}/carry`,
   events: (r: JobRef) => `${jobPrefix(r)}events/`,
   event: (r: JobRef, at: string, seq: string) => `${jobPrefix(r)}events/${at}-${seq}.json`,
   /** The poll chain's current token: one chain per job, whatever was redelivered. */
@@ -36,6 +38,10 @@ export const paths = {
     `${jobPrefix(r)}outputs/${endpointId}/${shardName(shard)}/${attempt}/tail-${rowName(row)}`,
   childSegment: (r: JobRef, endpointId: string, shard: number, attempt: string, endRow: number) =>
     `${jobPrefix(r)}outputs/${endpointId}/${shardName(shard)}/${attempt}/seg-${rowName(endRow)}`,
+  /** Intents a child recorded before effects a re-run could not recognise (children/intents.ts). */
+  intents: (r: JobRef) => `${jobPrefix(r)}intents/`,
+  childIntents: (r: JobRef, endpointId: string, shard: number) =>
+    `${jobPrefix(r)}intents/${endpointId}/${shardName(shard)}/`,
   /** Empty markers whose names carry each child's last checkpoint (see children/progress.ts). */
   progress: (r: JobRef) => `${jobPrefix(r)}progress/`,
   progressMarker: (r: JobRef, endpointId: string, shard: number, ranTo: number, facts: string) =>

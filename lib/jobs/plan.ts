@@ -4,8 +4,9 @@ import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
 import { type Routing, routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
-import { generateManifest } from "../manifest/generator.ts";
-import { normalizeInventory } from "../manifest/inventory.ts";
+import { newAttempt } from "../leases/lease.ts";
+import { type GeneratorScan, generateManifest } from "../manifest/generator.ts";
+import { type InventoryScan, normalizeInventory } from "../manifest/inventory.ts";
 import { bucketOfArn, locateManifest, type ManifestObject } from "../manifest/location.ts";
 import { manifestRowBatches } from "../manifest/read-rows.ts";
 import { reportKeys } from "../report/layout.ts";
@@ -61,7 +62,16 @@ export interface PlanScan {
   buckets: string[];
 }
 
-export type PlanOutcome = { plan: Plan; shards: ShardList } | { handover: PlanScan };
+/** A manifest being normalized (an inventory) or generated, handed over mid-way. */
+export interface SourceScan {
+  generator?: GeneratorScan;
+  inventory?: InventoryScan & { located: ManifestObject };
+}
+
+export type PlanOutcome =
+  | { plan: Plan; shards: ShardList }
+  | { handover: PlanScan }
+  | { sourceHandover: SourceScan };
 
 /**
  * Reads the manifest once (resuming `saved` when given): validates and counts rows, cuts shards,
@@ -73,17 +83,16 @@ export async function buildPlan(
   job: JobRecord,
   budget: AbortSignal,
   saved: PlanScan | undefined,
+  savedSource?: SourceScan,
 ): Promise<PlanOutcome> {
   const { settings } = ctx;
   const role = ctx.auth.forJob(job);
-  const scan: PlanScan = saved ?? {
-    ...(await sourceManifest(ctx, job, role)),
-    nextByte: 0,
-    nextRow: 0,
-    shardRows: settings.shardRows,
-    drafts: [],
-    buckets: [],
-  };
+  let scan = saved;
+  if (!scan) {
+    const source = await sourceManifest(ctx, job, role, budget, savedSource);
+    if ("sourceHandover" in source) return source;
+    scan = { ...source, nextByte: 0, nextRow: 0, shardRows: settings.shardRows, drafts: [], buckets: [] };
+  }
   const manifest = scan.manifest;
   let shardRows = scan.shardRows;
   let drafts = scan.drafts.map((d) => ({ ...d, buckets: new Set(d.buckets) }));
@@ -197,21 +206,32 @@ async function sourceManifest(
   ctx: Context,
   job: JobRecord,
   role: Authorizer,
-): Promise<{ manifest: ManifestObject; generatedManifest?: GeneratedManifestDescriptor }> {
+  budget: AbortSignal,
+  saved: SourceScan | undefined,
+): Promise<
+  | { manifest: ManifestObject; generatedManifest?: GeneratedManifestDescriptor }
+  | { sourceHandover: SourceScan }
+> {
   // The report is checked first: a job whose report cannot be written fails before it runs.
   reportAllowed(job, role);
   const spec = job.request.Manifest;
   const generator = job.request.ManifestGenerator?.S3JobManifestGenerator;
+  const key = paths.normalizedManifest(job);
+  const carry = paths.normalizeCarry(job, newAttempt());
   if (generator) {
-    const out = await generateManifest(ctx, generator, job, paths.normalizedManifest(job), role);
+    const out = await generateManifest(ctx, generator, job, key, role, budget, saved?.generator, carry);
+    if ("handover" in out) return { sourceHandover: { generator: out.handover } };
     return out.descriptor
       ? { manifest: out.manifest, generatedManifest: out.descriptor }
       : { manifest: out.manifest };
   }
   if (!spec) throw new UnrecoverableError("ManifestNotFound", "the job has no manifest");
-  const located = await locateManifest(ctx, spec, role);
-  if (spec.Spec.Format === "S3InventoryReport_CSV_20161130")
-    return { manifest: await normalizeInventory(ctx, located, paths.normalizedManifest(job), role) };
+  const located = saved?.inventory?.located ?? (await locateManifest(ctx, spec, role));
+  if (spec.Spec.Format === "S3InventoryReport_CSV_20161130") {
+    const out = await normalizeInventory(ctx, located, key, role, budget, saved?.inventory, carry);
+    if ("handover" in out) return { sourceHandover: { inventory: { ...out.handover, located } } };
+    return { manifest: out };
+  }
   return { manifest: located };
 }
 

@@ -3,7 +3,9 @@
 // page by page and the sorted listings are merged by key, so a key held by several endpoints is
 // one task and memory is one page per endpoint. The result is written as a normalized CSV
 // manifest (Bucket,Key, keys URL-encoded) in the internal bucket; with EnableManifestOutput it is
-// also written, gzipped, with an inventory-style manifest.json, to ManifestOutputLocation.
+// also written, gzipped, with an inventory-style manifest.json, to ManifestOutputLocation. A
+// listing longer than one invocation's budget hands over at a page boundary and resumes after the
+// last key written.
 import {
   type _Object,
   HeadObjectCommand,
@@ -14,8 +16,8 @@ import {
 import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
 import { routeBuckets } from "../endpoints/routing.ts";
-import { UnrecoverableError } from "../errors.ts";
-import { FanoutWriter } from "../report/fanout-writer.ts";
+import { RetryableError, UnrecoverableError } from "../errors.ts";
+import { FanoutWriter, type WriterState } from "../report/fanout-writer.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import type { ManifestGeneratorSpec } from "../s3control/create-job-schema.ts";
 import { bucketOfArn, CONTROL_ENDPOINT, type ManifestObject } from "./location.ts";
@@ -94,9 +96,28 @@ export interface GeneratedManifest {
   descriptor?: { Format: "S3InventoryReport_CSV_20211130"; Location: { ObjectArn: string; ETag: string } };
 }
 
+/** A generator that handed over: where its listing stands and what it has written. */
+export interface GeneratorScan {
+  /** The last key written out: every endpoint's listing resumes after it. */
+  lastKey: string;
+  rows: number;
+  /** The normalized manifest's upload (its unsent bytes in the internal bucket, `carry`). */
+  writer: { state: WriterState; carry: string };
+  /** EnableManifestOutput: the csv.gz files written so far, one per invocation. */
+  files?: OutputFile[];
+}
+
+interface OutputFile {
+  key: string;
+  size: number;
+  MD5checksum: string;
+}
+
 /**
  * Lists, filters and writes the manifest of a generator job, as its role: s3:ListBucket on the
- * source bucket (with s3:prefix), s3:PutObject where the manifest is written out.
+ * source bucket (with s3:prefix), s3:PutObject where the manifest is written out. When `budget`
+ * fires it stops at a page boundary and answers where it stands; `saved` resumes it, each
+ * endpoint's listing starting after the last key written (ListObjectsV2's StartAfter).
  */
 export async function generateManifest(
   ctx: Context,
@@ -104,7 +125,10 @@ export async function generateManifest(
   job: { accountId: string; jobId: string },
   key: string,
   role: Authorizer,
-): Promise<GeneratedManifest> {
+  budget: AbortSignal,
+  saved: GeneratorScan | undefined,
+  carryKey: string,
+): Promise<GeneratedManifest | { handover: GeneratorScan }> {
   const bucket = bucketOfArn(spec.SourceBucket);
   const prefixes = spec.Filter?.KeyNameConstraint?.MatchAnyPrefix;
   const Prefix = prefixes?.length === 1 ? prefixes[0] : undefined;
@@ -116,32 +140,64 @@ export async function generateManifest(
     const { s3, availability } = ctx.gateways.get(id);
     return new Listing((token) =>
       withEndpointRetry(availability, () =>
-        s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix, ContinuationToken: token })),
+        s3.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix,
+            ContinuationToken: token,
+            ...(saved && !token ? { StartAfter: saved.lastKey } : {}),
+          }),
+        ),
       ),
     );
   });
   const out = spec.EnableManifestOutput ? spec.ManifestOutputLocation : undefined;
-  const output = out ? await openOutput(ctx, out, job, role) : undefined;
-  const writer = new FanoutWriter(
-    [{ s3: ctx.store.s3, bucket: ctx.settings.internalBucket, key }],
-    ctx.settings.reportPartBytes,
-  );
-  let rows = 0;
+  const output = out ? await openOutput(ctx, out, job, role, saved?.files?.length ?? 0) : undefined;
+  const targets = [{ s3: ctx.store.s3, bucket: ctx.settings.internalBucket, key }];
+  const writer = saved
+    ? await FanoutWriter.resume(
+        targets,
+        ctx.settings.reportPartBytes,
+        saved.writer.state,
+        await carryOf(ctx, saved.writer.carry),
+      )
+    : new FanoutWriter(targets, ctx.settings.reportPartBytes);
+  let rows = saved?.rows ?? 0;
+  let lastKey = saved?.lastKey ?? "";
+  const files = [...(saved?.files ?? [])];
   try {
     let text = "";
+    const flush = async () => {
+      if (text) await Promise.all([writer.write(text), output?.write(text)]);
+      text = "";
+    };
     for await (const k of mergedListing(listings, spec.Filter)) {
       text += `${bucket},${encodeKey(k)}\n`;
       rows++;
+      lastKey = k;
       if (text.length > 64 * 1024) {
-        await Promise.all([writer.write(text), output?.write(text)]);
-        text = "";
+        await flush();
+        if (budget.aborted) {
+          // A handover: this invocation's output file is complete, the manifest's upload saved.
+          if (output) files.push(await output.close());
+          const { state, unsent } = await writer.save();
+          await ctx.store.putBytes(carryKey, unsent);
+          return {
+            handover: { lastKey, rows, writer: { state, carry: carryKey }, ...(output ? { files } : {}) },
+          };
+        }
       }
     }
-    if (text) await Promise.all([writer.write(text), output?.write(text)]);
+    await flush();
     if (rows === 0) throw new UnrecoverableError("EmptyManifest", "the manifest generator found no objects");
     await writer.finish();
+    if (output) files.push(await output.close());
   } catch (err) {
-    await Promise.all([writer.abort(), output?.abort()]);
+    // A writer resumed from a handover keeps its upload: the scan resumes it again.
+    await Promise.all([
+      !saved || err instanceof UnrecoverableError ? writer.abort() : undefined,
+      output?.abort(),
+    ]);
     throw err;
   }
   const head = await ctx.store.s3.send(
@@ -155,23 +211,31 @@ export async function generateManifest(
     size: head.ContentLength ?? 0,
     fields: ["Bucket", "Key"],
   };
-  return output ? { manifest, descriptor: await output.finish(bucket) } : { manifest };
+  return output ? { manifest, descriptor: await output.describe(bucket, files) } : { manifest };
+}
+
+async function carryOf(ctx: Context, key: string): Promise<Uint8Array> {
+  const bytes = await ctx.store.getBytes(key);
+  if (!bytes) throw new RetryableError(`the generator's saved part ${key} is missing`);
+  return bytes.body;
 }
 
 /**
- * The generated manifest written out as an S3InventoryReport_CSV_20211130: one csv.gz, gzipped
- * and uploaded as it is written (multipart, bounded), then a manifest.json naming it.
+ * The generated manifest written out as an S3InventoryReport_CSV_20211130: a csv.gz per
+ * invocation, gzipped and uploaded as it is written (multipart, bounded), then a manifest.json
+ * naming them all.
  */
 async function openOutput(
   ctx: Context,
   out: NonNullable<ManifestGeneratorSpec["ManifestOutputLocation"]>,
   job: { accountId: string; jobId: string },
   role: Authorizer,
+  index: number,
 ) {
   const bucket = bucketOfArn(out.Bucket);
   const prefix = (out.ManifestPrefix ?? "").replace(/\/+$/, "");
   const base = `${prefix ? `${prefix}/` : ""}job-${job.jobId}`;
-  const dataKey = `${base}/data/${crypto.randomUUID()}.csv.gz`;
+  const dataKey = `${base}/data/${String(index).padStart(5, "0")}-${crypto.randomUUID()}.csv.gz`;
   role.require(
     { action: "s3:PutObject", resource: s3Arn(bucket, dataKey) },
     { action: "s3:PutObject", resource: s3Arn(bucket, `${base}/manifest.json`) },
@@ -198,10 +262,15 @@ async function openOutput(
       await input.abort().catch(() => {});
       await gzWriter.abort();
     },
-    finish: async (sourceBucket: string): Promise<GeneratedManifest["descriptor"]> => {
+    /** Finishes this invocation's csv.gz file. */
+    close: async (): Promise<OutputFile> => {
       await input.close();
       await pump;
       const { bytes, md5 } = await gzWriter.finish();
+      return { key: dataKey, size: bytes, MD5checksum: md5 };
+    },
+    /** Writes the manifest.json naming every file. */
+    describe: async (sourceBucket: string, files: OutputFile[]): Promise<GeneratedManifest["descriptor"]> => {
       const doc = {
         sourceBucket,
         destinationBucket: out.Bucket,
@@ -209,7 +278,7 @@ async function openOutput(
         creationTimestamp: String(Date.now()),
         fileFormat: "CSV",
         fileSchema: "Bucket, Key",
-        files: [{ key: dataKey, size: bytes, MD5checksum: md5 }],
+        files,
       };
       const manifestKey = `${base}/manifest.json`;
       const put = await s3.send(

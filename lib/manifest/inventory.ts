@@ -3,14 +3,15 @@
 // names. Dispatch reads it once and writes a normalized CSV manifest (Bucket,Key[,VersionId],
 // keys still URL-encoded) into the internal bucket: from there on the job is an ordinary CSV job,
 // sharded by byte offsets and read by ranged GETs. Each data file is streamed (gunzip on the way)
-// and its MD5 checked; a mismatch fails the job.
+// and its MD5 checked; a mismatch fails the job. An inventory of many files that outlives one
+// invocation's budget hands over between two files.
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createMD5 } from "hash-wasm";
 import { z } from "zod";
 import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
-import { FanoutWriter } from "../report/fanout-writer.ts";
+import { FanoutWriter, type WriterState } from "../report/fanout-writer.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import { csvField, parseCsvLine } from "./csv.ts";
 import { readLineBatches } from "./lines.ts";
@@ -40,16 +41,28 @@ const inventoryManifest = z.object({
 
 const refuse = (why: string) => new UnrecoverableError("InvalidManifestContent", why);
 
+/** A normalization that handed over between two data files. */
+export interface InventoryScan {
+  /** The first data file not yet read. */
+  nextFile: number;
+  /** The normalized manifest's upload (its unsent bytes in the internal bucket, `carry`). */
+  writer: { state: WriterState; carry: string };
+}
+
 /**
  * Reads the inventory named by `source` and writes the normalized manifest at `key`; the role
- * must be allowed to read each data file.
+ * must be allowed to read each data file. When `budget` fires it stops between two data files and
+ * answers where it stands; `saved` resumes it.
  */
 export async function normalizeInventory(
   ctx: Context,
   source: ManifestObject,
   key: string,
   role: Authorizer,
-): Promise<ManifestObject> {
+  budget: AbortSignal,
+  saved: InventoryScan | undefined,
+  carryKey: string,
+): Promise<ManifestObject | { handover: InventoryScan }> {
   const gw = ctx.gateways.get(source.endpointId);
   const got = await withEndpointRetry(gw.availability, () =>
     gw.s3.send(
@@ -77,12 +90,21 @@ export async function normalizeInventory(
   if (bucketAt < 0 || keyAt < 0) throw refuse("the inventory's fileSchema has no Bucket or no Key");
   const dataBucket = doc.destinationBucket.slice(doc.destinationBucket.lastIndexOf(":") + 1);
 
-  const writer = new FanoutWriter(
-    [{ s3: ctx.store.s3, bucket: ctx.settings.internalBucket, key }],
-    ctx.settings.reportPartBytes,
-  );
+  const targets = [{ s3: ctx.store.s3, bucket: ctx.settings.internalBucket, key }];
+  let writer: FanoutWriter;
+  if (saved) {
+    const carry = await ctx.store.getBytes(saved.writer.carry);
+    if (!carry) throw new RetryableError(`the normalization's saved part ${saved.writer.carry} is missing`);
+    writer = await FanoutWriter.resume(targets, ctx.settings.reportPartBytes, saved.writer.state, carry.body);
+  } else writer = new FanoutWriter(targets, ctx.settings.reportPartBytes);
   try {
-    for (const file of doc.files) {
+    for (let index = saved?.nextFile ?? 0; index < doc.files.length; index++) {
+      const file = doc.files[index] as (typeof doc.files)[number];
+      if (budget.aborted && index > (saved?.nextFile ?? 0)) {
+        const { state, unsent } = await writer.save();
+        await ctx.store.putBytes(carryKey, unsent);
+        return { handover: { nextFile: index, writer: { state, carry: carryKey } } };
+      }
       role.require({ action: "s3:GetObject", resource: s3Arn(dataBucket, file.key) });
       const data = await withEndpointRetry(gw.availability, () =>
         gw.s3.send(new GetObjectCommand({ Bucket: dataBucket, Key: file.key })),
@@ -119,7 +141,8 @@ export async function normalizeInventory(
     const { bytes } = await writer.finish();
     if (bytes === 0) throw refuse("the inventory lists no objects");
   } catch (err) {
-    await writer.abort();
+    // A writer resumed from a handover keeps its upload: the scan resumes it again.
+    if (!saved || err instanceof UnrecoverableError) await writer.abort();
     throw err;
   }
   const head = await ctx.store.s3.send(

@@ -7,6 +7,7 @@ import type { OperationSpec } from "../s3control/create-job-schema.ts";
 import { s3Grants } from "./object-state.ts";
 import { copyAcross, copyWithin, type SourceObject, type TargetParams } from "./transfer.ts";
 import {
+  HandOverError,
   type Operation,
   objectOf,
   outcomeFromError,
@@ -147,11 +148,13 @@ export function copyOperation(spec: CopySpec): Operation {
         multipartThreshold: t.settings.copyMultipartThreshold,
         partBytes: t.settings.copyPartBytes,
       };
+      const scope = { t, row, target: { endpointId: home, s3: t.gateways.get(home).s3 } };
       try {
-        if (home === t.endpointId) await copyWithin(src, bucket, prefix + row.key, params, sizes);
-        else await copyAcross(src, t.gateways.get(home).s3, bucket, prefix + row.key, params, sizes);
+        if (home === t.endpointId) await copyWithin(src, bucket, prefix + row.key, params, sizes, scope);
+        else await copyAcross(src, bucket, prefix + row.key, params, sizes, scope);
         return SUCCESSFUL;
       } catch (err) {
+        if (err instanceof HandOverError) throw err;
         return failure(err);
       }
     },
@@ -183,8 +186,10 @@ export function replicateOperation(): Operation {
       let first: TaskOutcome | undefined;
       for (const id of targets) {
         try {
-          await copyAcross(src, t.gateways.get(id).s3, row.bucket, row.key, params, sizes);
+          const scope = { t, row, target: { endpointId: id, s3: t.gateways.get(id).s3 } };
+          await copyAcross(src, row.bucket, row.key, params, sizes, scope);
         } catch (err) {
+          if (err instanceof HandOverError) throw err;
           const o = failure(err);
           first ??= o;
           failed.push(`${id}: ${o.kind === "failed" ? o.message : ""}`);

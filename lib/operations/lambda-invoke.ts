@@ -115,6 +115,9 @@ function parseResult(text: string, taskId: string): Result {
   return r;
 }
 
+/** A task's identity: its job and manifest row, stable across attempts and handovers. */
+export const taskIdOf = (jobId: string, row: number) => `${jobId}-${row}`;
+
 export function lambdaInvokeOperation(spec: LambdaSpec): Operation {
   return {
     placement: "first",
@@ -128,7 +131,8 @@ export function lambdaInvokeOperation(spec: LambdaSpec): Operation {
       const invoke = url
         ? httpInvoker(url)
         : awsInvoker(regionOfArn(spec.FunctionArn) ?? t.settings.control.region);
-      const taskId = crypto.randomUUID();
+      // The same for every attempt of the row: a function can tell a re-run from a new task.
+      const taskId = taskIdOf(t.job.jobId, row.index);
       let last: TaskOutcome = { kind: "failed", http: 500, code: "TemporaryFailure", message: "not invoked" };
       for (let attempt = 1; attempt <= t.settings.lambdaAttempts; attempt++) {
         let result: Result;

@@ -33,15 +33,19 @@ export function deleteTaggingOperation(): Operation {
 /**
  * S3DeleteObject: a row with a VersionId deletes that version; one without deletes the object,
  * which on a versioned bucket adds a delete marker, as S3 does. S3 answers a delete of an absent
- * key with success, so the object is looked up first: where it is not, the row is missing there.
- * Object Lock refusals are failures with the gateway's code.
+ * key with success, so the object is looked up first: where it is not, the row is missing there,
+ * unless an earlier attempt recorded that it was about to delete it (the intent journal): then
+ * that earlier delete is the row's success. Object Lock refusals are failures with the gateway's
+ * code.
  */
 export function deleteObjectOperation(): Operation {
   return {
     placement: "every",
-    run: async ({ s3 }, row) => {
+    run: async ({ s3, intents }, row) => {
       try {
-        if (!(await objectPresent(s3, row))) return { kind: "missing" };
+        if (!(await objectPresent(s3, row)))
+          return intents.prior(row.index)?.delete ? SUCCESSFUL : { kind: "missing" };
+        await intents.record(row.index, { delete: true });
         await s3.send(new DeleteObjectCommand(objectOf(row)));
         return SUCCESSFUL;
       } catch (err) {

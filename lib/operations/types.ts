@@ -1,7 +1,9 @@
 // What an operation is: a function from one task row on one endpoint to an outcome.
 import { HeadObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import type { IntentJournal } from "../children/intents.ts";
 import type { EndpointClients } from "../endpoints/clients.ts";
 import type { Routing } from "../endpoints/routing.ts";
+import { S3BatchError } from "../errors.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { classifyError, type ErrorClass } from "../retry/policy.ts";
 import type { Settings } from "../settings.ts";
@@ -21,11 +23,24 @@ export interface TaskContext {
   routing: Routing;
   settings: Settings;
   job: { accountId: string; jobId: string };
+  /** Fires when the step must stop (its budget ran out, or its lease was lost). */
+  signal: AbortSignal;
+  /** Intents recorded before effects a re-run could not recognise (children/intents.ts). */
+  intents: IntentJournal;
+  /** The control store's clock (epoch ms): when an upload was registered. */
+  now: () => number;
 }
+
+/**
+ * A task stopped part-way by its step's signal: it has no outcome yet, its progress is in the
+ * intent journal, and the step's next attempt resumes it.
+ */
+export class HandOverError extends S3BatchError {}
 
 export interface Operation {
   /** Runs on every endpoint holding the object, or only on the first that holds it. */
   placement: "every" | "first";
+  /** The task's outcome; throws HandOverError when `t.signal` stopped it part-way. */
   run(t: TaskContext, row: TaskRow): Promise<TaskOutcome>;
 }
 

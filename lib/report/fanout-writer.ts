@@ -3,7 +3,10 @@
 // (multipart), and the MD5 of the whole object is computed on the way. Memory is a fixed pool of
 // part buffers: the one being filled plus at most `queueSize` in flight, reused part after part.
 // A writer can be saved mid-object (its uploads, parts, MD5 state and the unsent part) and
-// resumed by another process: the merge's handover.
+// resumed by another process: the merge's handover. A target that fails (its gateway's outage
+// outlasted the window, or it refused) is dropped, its upload aborted, and the others carry on:
+// one gateway down costs that copy of the object, not the object. Only when every target has
+// failed does the writer fail.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -14,6 +17,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { createMD5, type IHasher } from "hash-wasm";
 import type { EndpointAvailability } from "../endpoints/availability.ts";
+import { S3BatchError } from "../errors.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
 
 export interface WriteTarget {
@@ -34,6 +38,9 @@ interface Upload {
   parts: { PartNumber: number; ETag: string }[];
 }
 
+/** Every target of a writer failed: nothing of the object was written anywhere. */
+export class AllTargetsFailedError extends S3BatchError {}
+
 /** A writer's progress, without the unsent part's bytes (kept apart, see `save`). */
 export interface WriterState {
   /** Per target, in target order; absent while no part has been sent. */
@@ -42,6 +49,8 @@ export interface WriterState {
   total: number;
   /** hash-wasm's saved MD5 state of the bytes already sent, base64. */
   md5: string;
+  /** Targets dropped, by index, with why. */
+  failed?: Record<number, string>;
 }
 
 const toBase64 = (b: Uint8Array) => {
@@ -52,6 +61,13 @@ const toBase64 = (b: Uint8Array) => {
 const fromBase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
 const encoder = new TextEncoder();
+
+/** A target's failure in a line: `<error name>: <message>`, or the reason given as text. */
+export function failureOf(err: unknown): string {
+  if (typeof err === "string") return err;
+  const e = err as { name?: string; message?: string };
+  return `${e.name ?? "Error"}: ${(e.message ?? String(err)).slice(0, 200)}`;
+}
 /** Room past `partBytes` in each buffer, so that a line never has to be split across parts. */
 const MARGIN = 256 * 1024;
 
@@ -65,6 +81,8 @@ export class FanoutWriter {
   /** Parts being uploaded: at most `queueSize`, so memory is bounded whatever the object's size. */
   private inflight: Promise<void>[] = [];
   private nextPart = 1;
+  /** Targets dropped (by index), with why: they are written no more. */
+  private readonly dropped = new Map<number, string>();
 
   constructor(
     readonly targets: WriteTarget[],
@@ -86,6 +104,7 @@ export class FanoutWriter {
       nextPart: this.nextPart,
       total: this.total,
       md5: toBase64((await this.md5).save()),
+      ...(this.dropped.size > 0 ? { failed: Object.fromEntries(this.dropped) } : {}),
       ...(this.uploads
         ? { uploads: this.uploads.map((u) => ({ uploadId: u.uploadId, parts: [...u.parts] })) }
         : {}),
@@ -107,6 +126,7 @@ export class FanoutWriter {
     w.md5 = Promise.resolve(md5);
     w.total = state.total;
     w.nextPart = state.nextPart;
+    for (const [i, why] of Object.entries(state.failed ?? {})) w.dropped.set(Number(i), why);
     if (state.uploads) {
       if (state.uploads.length !== targets.length) throw new Error("a saved writer has other targets");
       w.uploads = state.uploads.map((u, i) => ({
@@ -122,7 +142,47 @@ export class FanoutWriter {
 
   /** The multipart uploads this writer has open, by target. */
   openUploads(): { target: WriteTarget; uploadId: string }[] {
-    return (this.uploads ?? []).map((u) => ({ target: u.target, uploadId: u.uploadId }));
+    return (this.uploads ?? [])
+      .filter((_, i) => !this.dropped.has(i))
+      .map((u) => ({ target: u.target, uploadId: u.uploadId }));
+  }
+
+  /** The targets dropped so far, with why (in target order). */
+  failures(): { target: WriteTarget; reason: string }[] {
+    return [...this.dropped.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([i, reason]) => ({ target: this.targets[i] as WriteTarget, reason }));
+  }
+
+  /** Drops a target (its gateway is lost for this object): nothing more is sent there. */
+  drop(index: number, err: unknown): void {
+    if (this.dropped.has(index)) return;
+    this.dropped.set(index, failureOf(err));
+    const u = this.uploads?.[index];
+    if (u)
+      void u.target.s3
+        .send(
+          new AbortMultipartUploadCommand({
+            Bucket: u.target.bucket,
+            Key: u.target.key,
+            UploadId: u.uploadId,
+          }),
+        )
+        .catch(() => {}); // the gateway is failing; the merge's next start aborts what is left
+    if (this.dropped.size === this.targets.length)
+      throw new AllTargetsFailedError(
+        `no target could take ${this.targets[0]?.key}: ${this.dropped.get(index)}`,
+      );
+  }
+
+  /** Runs `call` for every live target; a target whose call fails is dropped. */
+  private async eachTarget(call: (t: WriteTarget, i: number) => Promise<void>): Promise<void> {
+    const results = await Promise.allSettled(
+      this.targets.map((t, i) => (this.dropped.has(i) ? Promise.resolve() : call(t, i))),
+    );
+    results.forEach((r, i) => {
+      if (r.status === "rejected") this.drop(i, r.reason);
+    });
   }
 
   /** Appends `text` when the current part has room for it, without waiting; false otherwise. */
@@ -168,39 +228,37 @@ export class FanoutWriter {
     const body = await this.take();
     if (!this.uploads) {
       if (body.length > 0) {
-        await Promise.all(
-          this.targets.map((t) =>
-            send(t, () =>
-              t.s3.send(
-                new PutObjectCommand({
-                  Bucket: t.bucket,
-                  Key: t.key,
-                  Body: body,
-                  ContentType: this.contentType,
-                }),
-              ),
+        await this.eachTarget(async (t) => {
+          await send(t, () =>
+            t.s3.send(
+              new PutObjectCommand({
+                Bucket: t.bucket,
+                Key: t.key,
+                Body: body,
+                ContentType: this.contentType,
+              }),
             ),
-          ),
-        );
+          );
+        });
       }
     } else {
+      const uploads = this.uploads;
       if (body.length > 0) this.startPart(body);
       await Promise.all(this.inflight);
       this.inflight = [];
-      await Promise.all(
-        this.uploads.map((u) =>
-          send(u.target, () =>
-            u.target.s3.send(
-              new CompleteMultipartUploadCommand({
-                Bucket: u.target.bucket,
-                Key: u.target.key,
-                UploadId: u.uploadId,
-                MultipartUpload: { Parts: [...u.parts].sort((a, b) => a.PartNumber - b.PartNumber) },
-              }),
-            ),
+      await this.eachTarget(async (_t, i) => {
+        const u = uploads[i] as Upload;
+        await send(u.target, () =>
+          u.target.s3.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: u.target.bucket,
+              Key: u.target.key,
+              UploadId: u.uploadId,
+              MultipartUpload: { Parts: [...u.parts].sort((a, b) => a.PartNumber - b.PartNumber) },
+            }),
           ),
-        ),
-      );
+        );
+      });
     }
     return { bytes: this.total, md5: (await this.md5).digest("hex") };
   }
@@ -209,17 +267,19 @@ export class FanoutWriter {
   async abort(): Promise<void> {
     await Promise.allSettled(this.inflight);
     await Promise.allSettled(
-      (this.uploads ?? []).map((u) =>
-        send(u.target, () =>
-          u.target.s3.send(
-            new AbortMultipartUploadCommand({
-              Bucket: u.target.bucket,
-              Key: u.target.key,
-              UploadId: u.uploadId,
-            }),
+      (this.uploads ?? [])
+        .filter((_, i) => !this.dropped.has(i))
+        .map((u) =>
+          send(u.target, () =>
+            u.target.s3.send(
+              new AbortMultipartUploadCommand({
+                Bucket: u.target.bucket,
+                Key: u.target.key,
+                UploadId: u.uploadId,
+              }),
+            ),
           ),
         ),
-      ),
     );
   }
 
@@ -235,8 +295,9 @@ export class FanoutWriter {
 
   private async flushPart(): Promise<void> {
     const body = await this.take();
-    this.uploads ??= await Promise.all(
-      this.targets.map(async (target) => {
+    if (!this.uploads) {
+      const uploads: Upload[] = this.targets.map((target) => ({ target, uploadId: "", parts: [] }));
+      await this.eachTarget(async (target, i) => {
         const out = await send(target, () =>
           target.s3.send(
             new CreateMultipartUploadCommand({
@@ -246,9 +307,10 @@ export class FanoutWriter {
             }),
           ),
         );
-        return { target, uploadId: out.UploadId ?? "", parts: [] };
-      }),
-    );
+        (uploads[i] as Upload).uploadId = out.UploadId ?? "";
+      });
+      this.uploads = uploads;
+    }
     this.startPart(body);
     while (this.inflight.length >= this.queueSize) await this.inflight.shift();
   }
@@ -257,22 +319,21 @@ export class FanoutWriter {
   private startPart(body: Uint8Array): void {
     const uploads = this.uploads ?? [];
     const PartNumber = this.nextPart++;
-    const done = Promise.all(
-      uploads.map(async (u) => {
-        const out = await send(u.target, () =>
-          u.target.s3.send(
-            new UploadPartCommand({
-              Bucket: u.target.bucket,
-              Key: u.target.key,
-              UploadId: u.uploadId,
-              PartNumber,
-              Body: body,
-            }),
-          ),
-        );
-        u.parts.push({ PartNumber, ETag: out.ETag ?? "" });
-      }),
-    ).then(() => {
+    const done = this.eachTarget(async (_t, i) => {
+      const u = uploads[i] as Upload;
+      const out = await send(u.target, () =>
+        u.target.s3.send(
+          new UploadPartCommand({
+            Bucket: u.target.bucket,
+            Key: u.target.key,
+            UploadId: u.uploadId,
+            PartNumber,
+            Body: body,
+          }),
+        ),
+      );
+      u.parts.push({ PartNumber, ETag: out.ETag ?? "" });
+    }).then(() => {
       this.spare.push(new Uint8Array(body.buffer));
     });
     done.catch(() => {}); // awaited later; this only keeps an early failure from going unhandled

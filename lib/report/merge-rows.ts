@@ -26,6 +26,8 @@ export interface ChildView {
   outcomes: PartReader;
   /** An exhausted child: from this row on, its rows did not run here and fail with `exhausted`. */
   exhaustedFrom?: number;
+  /** A stopped child (a cancel): rows from this one on were not looked at here. */
+  ranTo?: number;
   exhausted?: { http: number; code: string; message: string };
 }
 
@@ -104,8 +106,15 @@ function mergeRow(
   // A task that runs once ran where it was found; only when it ran nowhere did exhaustion stop it.
   if (found && shard.placement === "first") exhausted = undefined;
   if (!found && !exhausted) {
+    // Found nowhere. That is the row's outcome only if every endpoint that could hold it looked;
+    // a row a stopped child never reached did not run, and a report holds only rows that ran.
+    const holders = routing[bucket] ?? [];
+    const looked = shard.children.every(
+      (c) => (holders.length > 0 && !holders.includes(c.endpointId)) || row.index < (c.ranTo ?? Infinity),
+    );
+    if (!looked) return;
     observe?.(bucket, []);
-    const noBucket = (routing[bucket] ?? []).length === 0;
+    const noBucket = holders.length === 0;
     out.failed += `${row.echo},${noBucket ? NO_BUCKET : NO_KEY}`;
     out.failedRows++;
     out.summary ??= new ReportTally();

@@ -27,12 +27,14 @@ export interface MergeCheckpoint {
   /** A survey's sums so far (survey/survey.ts). */
   survey?: Survey;
   writers: Partial<Record<"succeeded" | "failed", { state: WriterState; carry: string }>>;
+  /** Report gateways lost so far (their outage outlasted the window, or they refused), with why. */
+  lost?: Record<string, string>;
 }
 
 export interface MergeState extends LeaseFields {
   checkpoint?: MergeCheckpoint;
-  /** The report is written: the job's final counts. */
-  done?: { counts: MergeCounts; total: number };
+  /** The report is written: the job's final counts, and the report gateways it could not reach. */
+  done?: { counts: MergeCounts; total: number; lost?: Record<string, string> };
 }
 
 export const initialMergeState = (): MergeState => ({ attempts: 0, stalled: 0 });
@@ -51,6 +53,14 @@ export async function mergeFinish(
 ): Promise<void> {
   const mark = FINAL_STATUS[job.status];
   const ref: JobRef = job;
-  if (mark) await mark(ctx.store, ref, { progress: { total: done.total, ...done.counts } });
+  const failureReasons = Object.entries(done.lost ?? {}).map(([endpoint, why]) => ({
+    FailureCode: "ReportIncomplete",
+    FailureReason: `the report was not written to ${endpoint}: ${why}`.slice(0, 256),
+  }));
+  if (mark)
+    await mark(ctx.store, ref, {
+      progress: { total: done.total, ...done.counts },
+      ...(failureReasons.length > 0 ? { failureReasons } : {}),
+    });
   await pendingClear(ctx, ref, job.priority);
 }

@@ -15,6 +15,7 @@ import {
   withBitmap,
 } from "../bitmap/valid-bitmap.ts";
 import type { Budget } from "../budget.ts";
+import { jobJournals } from "../children/intents.ts";
 import { type OutcomeEntry, openChildOutput } from "../children/output.ts";
 import { type ChildProgress, childKey, listProgress } from "../children/progress.ts";
 import type { ChildState } from "../children/state.ts";
@@ -32,10 +33,11 @@ import { bucketOfArn } from "../manifest/location.ts";
 import { echoRowBatches } from "../manifest/read-rows.ts";
 import type { EchoRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
+import { abortRegisteredUploads } from "../operations/uploads.ts";
 import type { MergeMessage } from "../queue/messages.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import { SurveyTally } from "../survey/survey.ts";
-import { FanoutWriter, type WriteTarget } from "./fanout-writer.ts";
+import { AllTargetsFailedError, FanoutWriter, failureOf, type WriteTarget } from "./fanout-writer.ts";
 import { REPORT_FORMAT, REPORT_SCHEMA, type ReportManifest, reportKeys } from "./layout.ts";
 import {
   type ChildView,
@@ -58,6 +60,14 @@ import { PartCursor } from "./part-cursor.ts";
 import { ReportTally } from "./report-summary.ts";
 
 type Status = "succeeded" | "failed";
+
+/** No gateway holding the report bucket could take the report. */
+const reportLost = (lost: Map<string, string>) =>
+  new AllTargetsFailedError(
+    `the report could not be written to any gateway holding its bucket: ${[...lost]
+      .map(([id, why]) => `${id}: ${why}`)
+      .join("; ")}`,
+  );
 
 export async function mergeJob(ctx: Context, msg: MergeMessage, budget: Budget): Promise<void> {
   const job = (await jobGet(ctx.store, msg))?.value;
@@ -88,7 +98,26 @@ export async function mergeJob(ctx: Context, msg: MergeMessage, budget: Budget):
   const { lease } = acquired;
   lease.beat();
   try {
-    const done = await writeReport(ctx, msg, job, plan, shards, lease, budget);
+    // Uploads registered by tasks that never finished (a crash, a child given up) are aborted:
+    // no multipart upload is left open in a user's bucket.
+    if (!lease.value.checkpoint)
+      for await (const journal of jobJournals(ctx.store, msg)) {
+        const aborted = await abortRegisteredUploads(ctx.gateways, journal);
+        if (aborted > 0) ctx.log.info("open uploads aborted", { jobId: msg.jobId, aborted });
+      }
+    let done: MergeState["done"] | undefined;
+    try {
+      done = await writeReport(ctx, msg, job, plan, shards, lease, budget);
+    } catch (err) {
+      if (!(err instanceof AllTargetsFailedError) || !job.request.Report.Enabled) throw err;
+      // Every gateway holding the report bucket is lost past the outage window: the job fails.
+      await jobMarkFailed(ctx.store, msg, {
+        failureReasons: [{ FailureCode: "ReportFailed", FailureReason: err.message.slice(0, 256) }],
+      });
+      await pendingClear(ctx, msg, job.priority);
+      await lease.release((s) => s);
+      return;
+    }
     if (!done) {
       ctx.log.info("merge handed over", { jobId: msg.jobId, nextShard: lease.value.checkpoint?.nextShard });
       await ctx.queue.send(msg);
@@ -135,20 +164,42 @@ async function writeReport(
     succeeded: await writerFor("succeeded", report.Enabled && report.ReportScope !== "FailedTasksOnly"),
     failed: await writerFor("failed", report.Enabled),
   };
+  // Report gateways lost (an outage past the window, a refusal): the report is written to the others.
+  const lost = new Map<string, string>(Object.entries(saved?.lost ?? {}));
+  const onEach = async (call: (id: string) => Promise<unknown>) => {
+    const live = plan.reportEndpoints.filter((id) => !lost.has(id));
+    const results = await Promise.allSettled(live.map(call));
+    results.forEach((r, i) => {
+      if (r.status === "rejected") lost.set(live[i] as string, failureOf(r.reason));
+    });
+    if (lost.size > 0 && lost.size === plan.reportEndpoints.length) throw reportLost(lost);
+  };
   if (report.Enabled) {
     // A merge that died left uploads open; the ones a handover carries on are kept.
     const keep = new Set(
       [writers.succeeded, writers.failed].flatMap((w) => w?.openUploads().map((u) => u.uploadId) ?? []),
     );
-    await Promise.all(
-      plan.reportEndpoints.map((id) => {
-        const gw = ctx.gateways.get(id);
-        return withEndpointRetry(gw.availability, () =>
-          abortOpenUploads(gw.s3, reportBucket, keys.resultsPrefix, keep),
-        );
-      }),
-    );
+    await onEach((id) => {
+      const gw = ctx.gateways.get(id);
+      return withEndpointRetry(gw.availability, () =>
+        abortOpenUploads(gw.s3, reportBucket, keys.resultsPrefix, keep),
+      );
+    });
   }
+  const dropLost = () => {
+    for (const w of [writers.succeeded, writers.failed])
+      plan.reportEndpoints.forEach((id, i) => {
+        const why = lost.get(id);
+        if (w && why) w.drop(i, why);
+      });
+  };
+  const noteLost = () => {
+    for (const w of [writers.succeeded, writers.failed])
+      for (const f of w?.failures() ?? []) {
+        const id = plan.reportEndpoints[w?.targets.indexOf(f.target) ?? -1];
+        if (id && !lost.has(id)) lost.set(id, f.reason);
+      }
+  };
 
   const counts: MergeCounts = saved ? { ...saved.counts } : { succeeded: 0, failed: 0 };
   const summary = new ReportTally(saved?.summary);
@@ -158,12 +209,14 @@ async function writeReport(
       ? new SurveyTally(ref.jobId, surveySpec, plan.routing, saved?.survey)
       : undefined;
   const handover = async (nextShard: number) => {
+    noteLost();
     const checkpoint: MergeCheckpoint = {
       nextShard,
       counts,
       summary: summary.toJSON(),
       ...(survey ? { survey: survey.toJSON() } : {}),
       writers: {},
+      ...(lost.size > 0 ? { lost: Object.fromEntries(lost) } : {}),
     };
     for (const status of ["succeeded", "failed"] as const) {
       const w = writers[status];
@@ -177,6 +230,7 @@ async function writeReport(
   };
 
   try {
+    dropLost();
     const startShard = saved?.nextShard ?? 0;
     const stop = AbortSignal.any([budget.signal, lease.lost]);
     const observe = survey ? survey.row.bind(survey) : undefined;
@@ -216,21 +270,20 @@ async function writeReport(
         ReportSchema: REPORT_SCHEMA,
       };
       const body = JSON.stringify(manifest);
-      await Promise.all(
-        plan.reportEndpoints.map((id) => {
-          const gw = ctx.gateways.get(id);
-          return withEndpointRetry(gw.availability, () =>
-            gw.s3.send(
-              new PutObjectCommand({
-                Bucket: reportBucket,
-                Key: keys.manifest,
-                Body: body,
-                ContentType: "application/json",
-              }),
-            ),
-          );
-        }),
-      );
+      noteLost();
+      await onEach((id) => {
+        const gw = ctx.gateways.get(id);
+        return withEndpointRetry(gw.availability, () =>
+          gw.s3.send(
+            new PutObjectCommand({
+              Bucket: reportBucket,
+              Key: keys.manifest,
+              Body: body,
+              ContentType: "application/json",
+            }),
+          ),
+        );
+      });
     }
   } catch (err) {
     // A failed merge aborts the uploads it started. Those it resumed from a checkpoint stay: a
@@ -248,7 +301,13 @@ async function writeReport(
     );
   // The summary before the commit: a job that ends has its error summary.
   await ctx.store.putBytes(paths.errorSummary(ref), JSON.stringify(summary.toJSON()), "application/json");
-  const done = { counts, total: plan.totalRows };
+  noteLost();
+  const done = {
+    counts,
+    total: plan.totalRows,
+    ...(lost.size > 0 ? { lost: Object.fromEntries(lost) } : {}),
+  };
+  if (lost.size > 0) ctx.log.warn("report incomplete", { jobId: ref.jobId, lost: [...lost.keys()] });
   await lease.release((s) => {
     const { checkpoint: _written, ...rest } = s;
     return { ...rest, done };
@@ -306,12 +365,12 @@ async function* reportRows(
           current = await load;
           fill();
         }
-        // The rows of this batch in the current shard; rows at or past its limit never ran.
+        // The rows of this batch in the current shard (mergeBatch leaves out the rows that never ran).
         const batch: EchoRow[] = [];
         for (; i < entries.length; i++) {
           const row = entries[i] as EchoRow;
           if (row.index >= current.end) break;
-          if (row.index < current.limit) batch.push(row);
+          batch.push(row);
         }
         if (batch.length === 0) continue;
         yield await mergeBatch(batch, current.view, plan.routing, observe);
@@ -330,8 +389,6 @@ interface LoadedShard {
   view: ShardView;
   /** One past the shard's last row. */
   end: number;
-  /** Rows at or past this one did not run on every endpoint (a stopped child's checkpoint). */
-  limit: number;
   close(): Promise<void>;
 }
 
@@ -401,6 +458,7 @@ async function loadShard(
         endpointId: c.endpointId,
         bitmap: found,
         outcomes: c.outcomes,
+        ...(c.p.status === "stopped" ? { ranTo: c.p.ranTo } : {}),
         ...(exhausted
           ? {
               exhaustedFrom: c.p.ranTo,
@@ -410,13 +468,11 @@ async function loadShard(
       });
     }
     const found = RowFlags.of(union, shard.firstRow, shard.rowCount);
-    const limit = Math.min(end, ...children.map((c) => (c.p.status === "stopped" ? c.p.ranTo : end)));
     const exhaustedFrom = Math.min(...views.map((v) => v.exhaustedFrom ?? Number.POSITIVE_INFINITY));
     return {
       index: shard.index,
       view: { children: views, found, exhaustedFrom, placement },
       end,
-      limit,
       close: async () => {
         await Promise.all(children.map((c) => c.outcomes.close()));
       },

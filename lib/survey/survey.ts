@@ -9,12 +9,9 @@
 //   - for a copy, the bytes that would cross gateways;
 //   - for restore (needs an archived storage class) and retention or legal hold (need Object
 //     Lock on the bucket), how many tasks would fail, and why.
-// Once the job is confirmed its children reuse the survey's findings: a row the survey did not
-// find on an endpoint is not looked up there again.
+// A survey informs and never decides: once the job is confirmed its children look every row up
+// themselves, so an object written after the survey is acted on.
 import { GetObjectLockConfigurationCommand, HeadObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
-import { bitmapsReady, deserializeBitmap } from "../bitmap/valid-bitmap.ts";
-import { readChildBitmap } from "../children/output.ts";
-import type { ChildRef, ChildSpan, ChildState } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import { S3ControlError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
@@ -269,35 +266,4 @@ export async function surveyOf(ctx: Pick<Context, "store">, job: JobRecord): Pro
     missingBuckets: 0,
     wouldFail: {},
   };
-}
-
-/**
- * For a child of a surveyed job: the rows the survey found on its endpoint in its shard, when the
- * survey is done and its shard is the same span; a row not in it is not looked up again.
- */
-export async function surveyedRows(
-  ctx: Pick<Context, "store">,
-  ref: ChildRef,
-  span: ChildSpan,
-): Promise<((row: number) => boolean) | undefined> {
-  const survey = (await ctx.store.get<Survey>(paths.survey(ref)))?.value;
-  if (survey?.status !== "done") return undefined;
-  const state = (await ctx.store.get<ChildState>(paths.childState(surveyRef(ref), ref.endpointId, ref.shard)))
-    ?.value;
-  const same =
-    state?.status === "done" &&
-    state.span.firstRow === span.firstRow &&
-    state.span.startByte === span.startByte &&
-    state.span.endByte === span.endByte;
-  if (!state || !same) return undefined;
-  await bitmapsReady();
-  const found = new Set<number>();
-  for (const key of [...state.segments, ...(state.tail ? [state.tail] : [])]) {
-    const stream = await ctx.store.getStream(key);
-    if (!stream) return undefined;
-    const bitmap = deserializeBitmap(await readChildBitmap(stream));
-    for (const row of bitmap.toUint32Array()) found.add(row);
-    bitmap.dispose();
-  }
-  return (row) => found.has(row);
 }

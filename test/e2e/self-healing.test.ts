@@ -16,7 +16,7 @@ import { jobGet } from "../../lib/jobs/store.ts";
 import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
-import { ACCOUNT_ID, TEST_CREDENTIALS } from "../helpers/clients.ts";
+import { ACCOUNT_ID, TEST_CREDENTIALS, TEST_ROLES } from "../helpers/clients.ts";
 import { createJobInput, runReportedJob } from "../helpers/jobs.ts";
 import { EVERY_OBJECT_EXISTS, mixedScenario, tagMismatches } from "../helpers/mixed-scenario.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
@@ -103,6 +103,7 @@ describe("time budgets", () => {
       AWS_ENDPOINT_URL: emulators.control,
       AWS_REGION: "us-east-1",
       S3BATCH_ENDPOINTS: emulatedEndpoints(emulators, TEST_CREDENTIALS),
+      S3BATCH_ROLES: TEST_ROLES,
       S3BATCH_INTERNAL_BUCKET: `s3batch-dispatch-${randomUUID().slice(0, 8)}`,
       S3BATCH_LOG_LEVEL: "warn",
       ...queues,
@@ -126,7 +127,7 @@ describe("time budgets", () => {
     if (!job?.request.Manifest) throw new Error("no synthetic job");
     job.request.Manifest.Location.ETag = synthetic.plan.manifest.etag;
     const whole = await buildPlan(ctx, job, new AbortController().signal, undefined);
-    if ("handover" in whole) throw new Error("an unlimited budget handed over");
+    if ("handover" in whole || "sourceHandover" in whole) throw new Error("an unlimited budget handed over");
     // The same job as dispatch meets it: New, without a plan.
     await ctx.store.delete(paths.plan(ref));
     await ctx.store.delete(paths.shards(ref));
