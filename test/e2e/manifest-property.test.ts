@@ -255,7 +255,9 @@ describe("manifests, whatever they look like", () => {
             const short = (k: string) => k.replace(LONG, "L*880");
             const extra = changed.filter((k) => !wantChanged.includes(k)).map(short);
             const missing = wantChanged.filter((k) => !changed.includes(k)).map(short);
-            failures.push(`seed ${seed}: tagged, not named ${extra.join(" ")}; named, not tagged ${missing.join(" ")}`);
+            failures.push(
+              `seed ${seed}: tagged, not named ${extra.join(" ")}; named, not tagged ${missing.join(" ")}`,
+            );
           }
         }),
       ),
