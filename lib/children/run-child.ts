@@ -79,10 +79,13 @@ export async function runChild(ctx: Context, msg: ChildMessage, budget: Budget):
     await ctx.queue.send({ v: 1, type: "poll", accountId: ref.accountId, jobId: ref.jobId, chain: false });
 }
 
-async function settle(writer: CheckpointWriter, lease: Lease<ChildState>, status: "stopped" | "done") {
-  await writer.commit(status, status === "done" ? shardEnd(lease.value) : lease.value.nextRow, {
-    release: true,
-  });
+async function settle(
+  writer: CheckpointWriter,
+  lease: Lease<ChildState>,
+  status: "stopped" | "done",
+  at = lease.value.nextRow,
+) {
+  await writer.commit(status, status === "done" ? shardEnd(lease.value) : at, { release: true });
   return "settled" as const;
 }
 
@@ -145,9 +148,12 @@ async function runShard(
     startByte: state.nextByte ?? state.span.startByte,
     endByte: state.span.endByte,
   };
+  // The job left Active (a cancel): no new task starts, and those already running are drained
+  // into the results, so every task that ran is in the report.
+  const halt = new AbortController();
   async function* rows() {
     for await (const entry of manifestRows(ctx, plan.manifest, job.request.Manifest, span)) {
-      if (stop.aborted) return;
+      if (stop.aborted || halt.signal.aborted) return;
       yield entry;
     }
   }
@@ -187,15 +193,15 @@ async function runShard(
     if (!outcome) break; // stopped before it had an outcome: it runs in the next attempt
     writer.add(entry.row, outcome, soleHolder(plan.routing, ref.endpointId, entry.row.bucket));
     next = { row: entry.row.index + 1, byte: entry.end };
-    if (due() && next.row < end && !stop.aborted) {
+    if (due() && next.row < end && !stop.aborted && !halt.signal.aborted) {
       since = 0;
       lastCheckpoint = Date.now();
       await checkpoint("running");
-      if ((await jobGet(ctx.store, ref))?.value.status !== "Active")
-        return settleStopped(ctx, ref, writer, lease);
+      if ((await jobGet(ctx.store, ref))?.value.status !== "Active") halt.abort();
     }
   }
   if (lease.lost.aborted) return "lost";
+  if (halt.signal.aborted && next.row < end) return settleStopped(ctx, ref, writer, lease, next.row);
   if (next.row >= end) return settle(writer, lease, "done");
   await checkpoint("running", true);
   return "handed over";
@@ -207,7 +213,8 @@ async function settleStopped(
   ref: ChildRef,
   writer: CheckpointWriter,
   lease: Lease<ChildState>,
+  at = lease.value.nextRow,
 ) {
   await abortRegisteredUploads(ctx.gateways, await IntentJournal.open(ctx.store, ref, lease.attempt));
-  return settle(writer, lease, "stopped");
+  return settle(writer, lease, "stopped", at);
 }
