@@ -43,8 +43,14 @@ export function createJobInput(
   };
 }
 
-export async function createJob(client: S3ControlClient, input: CreateJobCommandInput): Promise<string> {
-  const out = await client.send(new CreateJobCommand(input));
+export async function createJob(
+  client: S3ControlClient,
+  input: CreateJobCommandInput,
+  customize?: (command: CreateJobCommand) => void,
+): Promise<string> {
+  const command = new CreateJobCommand(input);
+  customize?.(command);
+  const out = await client.send(command);
   if (!out.JobId) throw new Error("CreateJob returned no JobId");
   return out.JobId;
 }
@@ -79,18 +85,23 @@ export async function createReportedJob(
   reportBucket: string,
   input: CreateJobCommandInput,
   reportScope: "AllTasks" | "FailedTasksOnly" = "AllTasks",
+  customize?: (command: CreateJobCommand) => void,
 ) {
   const prefix = `r-${randomUUID().slice(0, 8)}`;
-  const jobId = await createJob(control, {
-    ...input,
-    Report: {
-      Bucket: `arn:aws:s3:::${reportBucket}`,
-      Format: "Report_CSV_20180820",
-      Enabled: true,
-      Prefix: prefix,
-      ReportScope: reportScope,
+  const jobId = await createJob(
+    control,
+    {
+      ...input,
+      Report: {
+        Bucket: `arn:aws:s3:::${reportBucket}`,
+        Format: "Report_CSV_20180820",
+        Enabled: true,
+        Prefix: prefix,
+        ReportScope: reportScope,
+      },
     },
-  });
+    customize,
+  );
   return { jobId, keys: reportKeys(prefix, jobId) };
 }
 
