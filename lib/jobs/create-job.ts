@@ -10,7 +10,7 @@ import { bucketOfArn } from "../manifest/location.ts";
 import { checkTarget, NOTIFY_TAG } from "../notify/notify.ts";
 import type { CreateJobInput } from "../s3control/create-job-schema.ts";
 import { newJobId } from "./job-id.ts";
-import type { JobRecord } from "./model.ts";
+import { newJobRecord } from "./model.ts";
 import { paths } from "./paths.ts";
 import { jobGet } from "./store.ts";
 
@@ -87,21 +87,12 @@ export async function createJob(
   const ref = { accountId, jobId: token.jobId };
   let job = (await jobGet(ctx.store, ref))?.value;
   if (!job) {
-    const record: JobRecord = {
-      schema: 1,
-      accountId,
-      jobId: token.jobId,
-      status: "New",
+    const record = newJobRecord(
+      ref,
       request,
-      priority: request.Priority,
-      tags: request.Tags ?? [],
-      createdAt: token.createdAt,
-      phaseTimes: { New: token.createdAt },
-      history: [{ status: "New", at: token.createdAt }],
-      progress: { total: 0, succeeded: 0, failed: 0 },
-      failureReasons: [],
-      ...(origin.sourceIp ? { origin: { sourceIp: origin.sourceIp } } : {}),
-    };
+      token.createdAt,
+      origin.sourceIp ? { origin: { sourceIp: origin.sourceIp } } : {},
+    );
     job = (await ctx.store.createOrGet(paths.job(ref), record)).value;
   }
   if (job.status === "New") {

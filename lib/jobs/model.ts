@@ -80,3 +80,27 @@ export interface JobRecord {
   /** Where CreateJob came from: the aws:SourceIp the job's role is evaluated with. */
   origin?: { sourceIp?: string };
 }
+
+/** A job's first record, as CreateJob (or a survey) writes it: New, with nothing done yet. */
+export function newJobRecord(
+  ref: { accountId: string; jobId: string },
+  request: JobRecord["request"],
+  createdAt: string,
+  extra: Partial<Pick<JobRecord, "tags" | "origin" | "surveyOf">> = {},
+): JobRecord {
+  return {
+    schema: 1,
+    accountId: ref.accountId,
+    jobId: ref.jobId,
+    status: "New",
+    request,
+    priority: request.Priority,
+    tags: request.Tags ?? [],
+    createdAt,
+    phaseTimes: { New: createdAt },
+    history: [{ status: "New", at: createdAt }],
+    progress: { total: 0, succeeded: 0, failed: 0 },
+    failureReasons: [],
+    ...extra,
+  };
+}

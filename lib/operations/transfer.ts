@@ -4,6 +4,7 @@
 // task's intent journal (uploads.ts): a multipart copy resumes in the next invocation when its
 // budget runs out, and a copy an earlier attempt completed is recognised rather than made again.
 import {
+  type CompletedPart,
   CopyObjectCommand,
   type CopyObjectCommandInput,
   GetObjectCommand,
@@ -18,7 +19,7 @@ import { RetryableError } from "../errors.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { copySource } from "./object-state.ts";
 import type { TaskContext } from "./types.ts";
-import { onceOnly, resumableUpload } from "./uploads.ts";
+import { onceOnly, type PartSource, resumableUpload, type UploadTarget } from "./uploads.ts";
 
 export interface SourceObject {
   s3: S3Client;
@@ -67,6 +68,52 @@ export async function sourceTagging(src: SourceObject): Promise<string | undefin
   return tags.map((t) => `${encodeURIComponent(t.Key ?? "")}=${encodeURIComponent(t.Value ?? "")}`).join("&");
 }
 
+/** What a new object gets that a server-side copy would take from its directives. */
+async function createdFields(src: SourceObject, params: TargetParams): Promise<TargetParams> {
+  const { MetadataDirective, TaggingDirective, ...rest } = params;
+  const meta = MetadataDirective === "REPLACE" ? {} : headMetadata(src.head);
+  const Tagging = TaggingDirective === "REPLACE" ? params.Tagging : await sourceTagging(src);
+  return { ...meta, ...rest, ...(Tagging ? { Tagging } : {}) };
+}
+
+type PartChecksums = Pick<
+  CompletedPart,
+  "ETag" | "ChecksumCRC32" | "ChecksumCRC32C" | "ChecksumSHA1" | "ChecksumSHA256" | "ChecksumCRC64NVME"
+>;
+
+/** A part as CompleteMultipartUpload wants it: its number, ETag and checksum. */
+const completed = (PartNumber: number, r: PartChecksums | undefined): CompletedPart => ({
+  PartNumber,
+  ETag: r?.ETag,
+  ChecksumCRC32: r?.ChecksumCRC32,
+  ChecksumCRC32C: r?.ChecksumCRC32C,
+  ChecksumSHA1: r?.ChecksumSHA1,
+  ChecksumSHA256: r?.ChecksumSHA256,
+  ChecksumCRC64NVME: r?.ChecksumCRC64NVME,
+});
+
+/** A resumable upload of `src` to `target` for the scope's task, part by part with `part`. */
+const partByPart = (
+  scope: CopyScope,
+  target: UploadTarget,
+  src: SourceObject,
+  partBytes: number,
+  create: TargetParams,
+  part: PartSource,
+) =>
+  resumableUpload({
+    journal: scope.t.intents,
+    row: scope.row.index,
+    signal: scope.t.signal,
+    target,
+    size: src.head.ContentLength ?? 0,
+    partSize: partBytes,
+    sourceEtag: src.head.ETag ?? "",
+    create,
+    now: () => scope.t.now(),
+    part,
+  });
+
 /** Where a copy is made, and the task it is made for (its journal, its signal, its row). */
 export interface CopyScope {
   t: TaskContext;
@@ -105,20 +152,14 @@ export async function copyWithin(
       };
     });
   // UploadPartCopy takes no directives: the upload is created with the metadata and tags itself.
-  const { MetadataDirective, TaggingDirective, ...rest } = params;
-  const meta = MetadataDirective === "REPLACE" ? {} : headMetadata(src.head);
-  const Tagging = TaggingDirective === "REPLACE" ? params.Tagging : await sourceTagging(src);
-  return resumableUpload({
-    journal,
-    row: scope.row.index,
-    signal,
+  const create = await createdFields(src, params);
+  return partByPart(
+    scope,
     target,
-    size,
-    partSize: partSize(size, sizes.partBytes),
-    sourceEtag: etag,
-    create: { ...meta, ...rest, ...(Tagging ? { Tagging } : {}) },
-    now: () => scope.t.now(),
-    part: async (PartNumber, start, end, UploadId, abortSignal) => {
+    src,
+    partSize(size, sizes.partBytes),
+    create,
+    async (PartNumber, start, end, UploadId, abortSignal) => {
       const out = await src.s3.send(
         new UploadPartCopyCommand({
           Bucket: bucket,
@@ -131,18 +172,9 @@ export async function copyWithin(
         }),
         { abortSignal },
       );
-      const r = out.CopyPartResult;
-      return {
-        PartNumber,
-        ETag: r?.ETag,
-        ChecksumCRC32: r?.ChecksumCRC32,
-        ChecksumCRC32C: r?.ChecksumCRC32C,
-        ChecksumSHA1: r?.ChecksumSHA1,
-        ChecksumSHA256: r?.ChecksumSHA256,
-        ChecksumCRC64NVME: r?.ChecksumCRC64NVME,
-      };
+      return completed(PartNumber, out.CopyPartResult);
     },
-  });
+  );
 }
 
 /**
@@ -160,9 +192,6 @@ export async function copyAcross(
   sizes: TransferSizes,
   scope: CopyScope,
 ): Promise<{ earlier: boolean }> {
-  const { MetadataDirective, TaggingDirective, ...rest } = params;
-  const meta = MetadataDirective === "REPLACE" ? {} : headMetadata(src.head);
-  const Tagging = TaggingDirective === "REPLACE" ? params.Tagging : await sourceTagging(src);
   const size = src.head.ContentLength ?? 0;
   const etag = src.head.ETag ?? "";
   const part = partSize(size, sizes.partBytes);
@@ -182,7 +211,7 @@ export async function copyAcross(
     if (!got.Body) throw new RetryableError("the source object has no body");
     return got.Body.transformToByteArray();
   };
-  const created = { ...meta, ...rest, ...(Tagging ? { Tagging } : {}) };
+  const created = await createdFields(src, params);
   if (size <= part)
     return onceOnly(journal, scope.row.index, target, etag, async () => {
       const body = await read(0, Math.max(0, size - 1), signal);
@@ -198,17 +227,13 @@ export async function copyAcross(
       );
       return { etag: out.ETag ?? "", ...(out.VersionId ? { versionId: out.VersionId } : {}) };
     });
-  return resumableUpload({
-    journal,
-    row: scope.row.index,
-    signal,
+  return partByPart(
+    scope,
     target,
-    size,
-    partSize: part,
-    sourceEtag: etag,
-    create: created,
-    now: () => scope.t.now(),
-    part: async (PartNumber, start, end, UploadId, abortSignal) => {
+    src,
+    part,
+    created,
+    async (PartNumber, start, end, UploadId, abortSignal) => {
       const body = await read(start, end, abortSignal);
       const out = await target.s3.send(
         new UploadPartCommand({
@@ -222,15 +247,7 @@ export async function copyAcross(
         }),
         { abortSignal },
       );
-      return {
-        PartNumber,
-        ETag: out.ETag,
-        ChecksumCRC32: out.ChecksumCRC32,
-        ChecksumCRC32C: out.ChecksumCRC32C,
-        ChecksumSHA1: out.ChecksumSHA1,
-        ChecksumSHA256: out.ChecksumSHA256,
-        ChecksumCRC64NVME: out.ChecksumCRC64NVME,
-      };
+      return completed(PartNumber, out);
     },
-  });
+  );
 }

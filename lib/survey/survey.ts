@@ -14,7 +14,7 @@
 import { GetObjectLockConfigurationCommand, HeadObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
 import type { Context } from "../context.ts";
 import { S3ControlError } from "../errors.ts";
-import type { JobRecord } from "../jobs/model.ts";
+import { type JobRecord, newJobRecord } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { jobGet } from "../jobs/store.ts";
 import { newAttempt } from "../leases/lease.ts";
@@ -212,12 +212,9 @@ export async function startSurvey(
   const now = new Date().toISOString();
   const op = job.request.Operation;
   const target = op.S3PutObjectCopy?.TargetResource;
-  const record: JobRecord = {
-    schema: 1,
-    accountId: job.accountId,
-    jobId: ref.jobId,
-    status: "New",
-    request: {
+  const record = newJobRecord(
+    ref,
+    {
       ...job.request,
       ConfirmationRequired: false,
       Operation: {
@@ -229,16 +226,11 @@ export async function startSurvey(
       Report: { Enabled: false },
       Description: `survey of ${job.jobId}`,
       Tags: [],
+      Priority: job.priority,
     },
-    priority: job.priority,
-    tags: [],
-    createdAt: now,
-    phaseTimes: { New: now },
-    history: [{ status: "New", at: now }],
-    progress: { total: 0, succeeded: 0, failed: 0 },
-    failureReasons: [],
-    surveyOf: job.jobId,
-  };
+    now,
+    { surveyOf: job.jobId },
+  );
   const created = await ctx.store.createOrGet(paths.job(ref), record);
   if (created.created) {
     await ctx.queue.send({ v: 1, type: "dispatch", ...ref });

@@ -97,6 +97,10 @@ async function until(what: string, check: () => Promise<boolean>, ms = 30_000): 
   }
 }
 
+/** `s3batch create` of a job waiting for confirmation whose notifications go to `target`. */
+const createNotifying = (target: string) =>
+  runCli(["create", "--manifest", manifest, "--untag", "--confirm", "--notify", target], env);
+
 describe("notification targets", () => {
   it.each([
     ["loopback", () => `http://127.0.0.1:${trapPort}${SECRET_PATH}`, /not a public one/],
@@ -132,30 +136,8 @@ describe("notification targets", () => {
 
   it("refuses, when sending, a host name that resolves to loopback and a redirect to loopback", async () => {
     // Act: both targets pass CreateJob (no DNS there); each job's Suspended event is then refused
-    const byName = await runCli(
-      [
-        "create",
-        "--manifest",
-        manifest,
-        "--untag",
-        "--confirm",
-        "--notify",
-        `http://${loopbackName}:${trapPort}${SECRET_PATH}`,
-      ],
-      env,
-    );
-    const redirected = await runCli(
-      [
-        "create",
-        "--manifest",
-        manifest,
-        "--untag",
-        "--confirm",
-        "--notify",
-        `http://127.0.0.2:${redirectorPort}/hooks${SECRET_PATH}`,
-      ],
-      env,
-    );
+    const byName = await createNotifying(`http://${loopbackName}:${trapPort}${SECRET_PATH}`);
+    const redirected = await createNotifying(`http://127.0.0.2:${redirectorPort}/hooks${SECRET_PATH}`);
     expect(byName.code, byName.stderr).toBe(0);
     expect(redirected.code, redirected.stderr).toBe(0);
     const jobs = [byName.stdout.trim(), redirected.stdout.trim()];
