@@ -36,6 +36,7 @@ export interface CreateFlags {
   encrypt?: string;
   delete?: boolean;
   notify?: string;
+  verify?: boolean;
   report?: string;
   reportScope?: string;
   priority?: string;
@@ -278,14 +279,13 @@ export async function createJobRequest(api: Api, f: CreateFlags): Promise<Create
     // A delete job is always created to wait for confirmation.
     ConfirmationRequired: f.confirm || f.delete ? true : (base.ConfirmationRequired ?? false),
     ...(f.description ? { Description: f.description } : {}),
-    ...(f.notify
-      ? {
-          Tags: [
-            ...(base.Tags ?? []).filter((t) => t.Key !== "s3batch:notify"),
-            { Key: "s3batch:notify", Value: f.notify },
-          ],
-        }
-      : {}),
   };
+  // s3batch's own job tags: where notifications go, whether effects are read back.
+  const own = [
+    ...(f.notify ? [{ Key: "s3batch:notify", Value: f.notify }] : []),
+    ...(f.verify ? [{ Key: "s3batch:verify", Value: "true" }] : []),
+  ];
+  if (own.length > 0)
+    request.Tags = [...(base.Tags ?? []).filter((t) => !own.some((o) => o.Key === t.Key)), ...own];
   return request;
 }

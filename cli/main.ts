@@ -2,6 +2,7 @@
 // reports, and confirm, cancel or reprioritize them. `--json` writes machine-readable output to
 // stdout; bars go to stderr, and only on a terminal. Exit codes: cli/exit.ts.
 // Runs under Node (bin/s3batch.mjs) and under Deno (`deno run -A cli/main.ts`).
+
 import { writeFile } from "node:fs/promises";
 import {
   CreateJobCommand,
@@ -13,12 +14,13 @@ import {
   UpdateJobStatusCommand,
 } from "@aws-sdk/client-s3-control";
 import { Command, CommanderError, Option } from "commander";
+import type { GatewayCapabilities } from "../lib/endpoints/capabilities.ts";
 import type { ProgressView } from "../lib/jobs/progress-view.ts";
 import { parseCsvLine } from "../lib/manifest/csv.ts";
 import { Api } from "./client.ts";
 import { type CreateFlags, createJobRequest, isDelete } from "./create.ts";
 import { EXIT, JobNotComplete, UsageError } from "./exit.ts";
-import { Bars, printErrors, printJob, printJobs, printSurvey } from "./render.ts";
+import { Bars, printErrors, printGateways, printJob, printJobs, printSurvey } from "./render.ts";
 
 interface Globals {
   endpointUrl: string;
@@ -228,6 +230,7 @@ export function program(): Command {
     .option("--confirm", "hold the job until `s3batch confirm` (ConfirmationRequired)")
     .option("--description <text>", "the job's description")
     .option("--notify <url>", "send the job's state changes to a webhook or an SQS queue URL")
+    .option("--verify", "read every effect back; a task whose effect is not there fails EffectNotApplied")
     .option(
       "--role-arn <arn>",
       "the job's RoleArn (default: S3BATCH_ROLE_ARN, or the only role the key may pass)",
@@ -303,6 +306,16 @@ export function program(): Command {
       const seconds = Number(flags.interval);
       if (!(seconds >= 0.2 && seconds <= 60)) throw new UsageError("--interval is 0.2 to 60 seconds");
       await watch(api, g, jobIdOf(id), seconds * 1000);
+    });
+
+  prog
+    .command("gateways")
+    .description("what each gateway can do, as its last capability probe found (and when)")
+    .action(async (_flags: object, cmd: Command) => {
+      const { api, g } = apiOf(cmd);
+      const { gateways } = await api.json<{ gateways: GatewayCapabilities[] }>("v20180820/s3batch/gateways");
+      if (g.json) printJson({ gateways });
+      else printGateways(stdout, gateways);
     });
 
   prog

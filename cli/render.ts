@@ -2,6 +2,7 @@
 // (cli-progress's MultiBar) on stderr, drawn only when stderr is a terminal.
 import type { JobDescriptor, JobListDescriptor } from "@aws-sdk/client-s3-control";
 import cliProgress from "cli-progress";
+import { CAPABILITIES, type Finding, type GatewayCapabilities } from "../lib/endpoints/capabilities.ts";
 import type { ProgressView } from "../lib/jobs/progress-view.ts";
 import { operationName } from "../lib/s3control/describe-job.ts";
 
@@ -146,6 +147,23 @@ export function printErrors(out: Out, p: ProgressView): void {
     ]);
   for (const l of table(rows)) out(l);
   if (!p.errorsFinal) out("(the job is still running: counts so far)");
+}
+
+/** The gateways' capability tables: a column per gateway, a row per capability. */
+export function printGateways(out: Out, tables: GatewayCapabilities[]): void {
+  if (tables.length === 0) {
+    out("no gateways");
+    return;
+  }
+  const cell = (f: Finding | undefined) =>
+    !f ? "-" : f.ok ? (f.note ? `yes (${f.note})` : "yes") : `no: ${f.http ?? ""} ${f.code ?? ""}`.trim();
+  const rows = [["", ...tables.map((t) => t.endpointId)]];
+  for (const c of CAPABILITIES) rows.push([c, ...tables.map((t) => cell(t.capabilities[c]))]);
+  rows.push([
+    "probed",
+    ...tables.map((t) => (t.error ? t.error : t.probedAt.slice(0, 19).replace("T", " "))),
+  ]);
+  for (const l of table(rows)) out(l);
 }
 
 /** Report and sample keys are URL-encoded, as in the manifest. */

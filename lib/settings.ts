@@ -39,6 +39,8 @@ export interface Settings {
   leaseSeconds: number;
   /** How long an endpoint may be unavailable before its waiting tasks fail (503). */
   outageWindowSeconds: number;
+  /** How old a gateway's capability table may grow before it is probed again. */
+  probeSeconds: number;
   /** Takes of a step (child, dispatch, merge) without progress before it is given up. */
   maxAttempts: number;
   /** One invocation's time where the runtime sets none (the local runtime); Lambda's is its own. */
@@ -164,6 +166,7 @@ export function loadSettings(
     lambdaAttempts: int(env, "S3BATCH_LAMBDA_ATTEMPTS", 3, 1, 10),
     leaseSeconds: int(env, "S3BATCH_LEASE_SECONDS", 10, 3, 900),
     outageWindowSeconds: int(env, "S3BATCH_OUTAGE_WINDOW_SECONDS", 900, 1, 86_400),
+    probeSeconds: int(env, "S3BATCH_PROBE_SECONDS", 3_600, 10, 604_800),
     maxAttempts: int(env, "S3BATCH_MAX_ATTEMPTS", 5, 1, 100),
     budgetSeconds: int(env, "S3BATCH_BUDGET_SECONDS", 840, 1, 86_400),
     handoverMarginSeconds: int(env, "S3BATCH_HANDOVER_MARGIN_SECONDS", 60, 0, 3_600),

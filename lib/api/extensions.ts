@@ -6,6 +6,7 @@
 //   POST /v20180820/jobs/{id}/survey            surveys a job waiting in Suspended (a dry run: survey/survey.ts)
 //   GET  /v20180820/jobs/{id}/report?status=…   one results file of a finished job, from a gateway holding it
 //   GET  /v20180820/s3batch/roles                    the roles the signing key may pass
+//   GET  /v20180820/s3batch/gateways                 each gateway's capability table (endpoints/capabilities.ts)
 //   GET  /v20180820/s3batch/object?bucket&key&role   which gateway holds an object, and its ETag (a manifest)
 //   PUT  /v20180820/s3batch/object?bucket&key&role   writes a (manifest) object to the first gateway holding the bucket
 // The object routes act as the role the request names, and the report route as the job's role
@@ -13,6 +14,7 @@
 import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Hono, Context as HonoContext } from "hono";
 import { type Authorizer, s3Arn } from "../auth/authorize.ts";
+import { capabilityTables } from "../endpoints/capabilities.ts";
 import { invalidRequest, notFound, S3ControlError } from "../errors.ts";
 import { jobRequire } from "../jobs/admin.ts";
 import { TERMINAL_STATUSES } from "../jobs/model.ts";
@@ -75,6 +77,10 @@ export function registerExtensions(
       return json({ status: "unavailable" }, 503);
     }
   });
+
+  app.get("/v20180820/s3batch/gateways", async () =>
+    json({ gateways: await capabilityTables(deps.store, deps.gateways.all()) }),
+  );
 
   app.get("/v20180820/s3batch/roles", (c) => {
     const key = c.get("key");

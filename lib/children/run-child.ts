@@ -10,6 +10,7 @@
 // again, so no shard has to finish within one invocation.
 import type { Budget } from "../budget.ts";
 import type { Context } from "../context.ts";
+import { capabilitiesKey, type GatewayCapabilities } from "../endpoints/capabilities.ts";
 import { ConflictError, UnrecoverableError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
 import { paths } from "../jobs/paths.ts";
@@ -22,6 +23,7 @@ import { operationFor } from "../operations/index.ts";
 import { taskNeeds } from "../operations/needs.ts";
 import { HandOverError, type TaskContext, type TaskOutcome } from "../operations/types.ts";
 import { abortRegisteredUploads } from "../operations/uploads.ts";
+import { verifierFor, wantsVerification } from "../operations/verify.ts";
 import type { ChildMessage } from "../queue/messages.ts";
 import { surveyDenied } from "../survey/survey.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
@@ -132,12 +134,19 @@ async function runShard(
     signal: stop,
     intents,
     now: () => ctx.store.serverNow(),
+    // A survey predicts the failures of an operation its gateway cannot do.
+    ...(job.surveyOf
+      ? { capabilities: (await ctx.store.get<GatewayCapabilities>(capabilitiesKey(ref.endpointId)))?.value }
+      : {}),
   };
+  // A job that asks for verification reads every effect back (operations/verify.ts).
+  const verify = wantsVerification(job) ? verifierFor(job.request.Operation) : undefined;
   // A task stopped part-way (a long copy's budget ran out) has no outcome yet: the next attempt
   // resumes it from what it recorded in the journal.
   const attempt = async (row: TaskRow): Promise<TaskOutcome | undefined> => {
     try {
-      return await op.run(task, row);
+      const outcome = await op.run(task, row);
+      return verify ? await verify(task, row, outcome) : outcome;
     } catch (err) {
       if (err instanceof HandOverError) return undefined;
       throw err;

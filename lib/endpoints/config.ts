@@ -26,6 +26,11 @@ const endpointSchema = z.object({
   credentials: credentialsSchema.optional(),
   forcePathStyle: z.boolean().default(true),
   maxConcurrency: z.number().int().min(1).max(1024).default(32),
+  /** A bucket whose scratch prefix `.s3batch-probe/` the capability probe may use. */
+  probeBucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "probeBucket: a bucket name")
+    .optional(),
 });
 
 const documentSchema = z.union([
@@ -45,6 +50,8 @@ export interface Endpoint {
   region: string;
   forcePathStyle: boolean;
   maxConcurrency: number;
+  /** Where the capability probe writes its scratch objects (endpoints/capabilities.ts). */
+  probeBucket?: string;
   /** Absent: the SDK's default credential chain. */
   credentials?: Credentials;
 }

@@ -1,6 +1,7 @@
 // What an operation is: a function from one task row on one endpoint to an outcome.
 import { HeadObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import type { IntentJournal } from "../children/intents.ts";
+import type { GatewayCapabilities } from "../endpoints/capabilities.ts";
 import type { EndpointClients } from "../endpoints/clients.ts";
 import type { Routing } from "../endpoints/routing.ts";
 import { S3BatchError } from "../errors.ts";
@@ -29,6 +30,8 @@ export interface TaskContext {
   intents: IntentJournal;
   /** The control store's clock (epoch ms): when an upload was registered. */
   now: () => number;
+  /** This endpoint's capability table, for a survey (endpoints/capabilities.ts). */
+  capabilities?: GatewayCapabilities;
 }
 
 /**

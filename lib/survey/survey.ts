@@ -13,6 +13,7 @@
 // themselves, so an object written after the survey is acted on.
 import { GetObjectLockConfigurationCommand, HeadObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
 import type { Context } from "../context.ts";
+import { capabilityOf } from "../endpoints/capabilities.ts";
 import { S3ControlError } from "../errors.ts";
 import { type JobRecord, newJobRecord } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
@@ -65,14 +66,17 @@ export function surveyOperation(spec: SurveySpec): Operation {
   const locked = new Map<string, Promise<boolean>>();
   return {
     placement: "every",
-    run: async ({ s3 }, row): Promise<TaskOutcome> => {
+    run: async ({ s3, capabilities }, row): Promise<TaskOutcome> => {
+      // What this gateway lacks, by its probed table: the task would fail with its own code.
+      const needed = capabilityOf(spec.Of);
+      const lacking = needed ? capabilities?.capabilities[needed] : undefined;
       try {
         const head = await s3.send(new HeadObjectCommand(objectOf(row)));
         const storageClass = head.StorageClass ?? "STANDARD";
-        let wouldFail: string | undefined;
-        if (spec.Of === "S3InitiateRestoreObject" && !ARCHIVED.has(storageClass))
+        let wouldFail: string | undefined = lacking && !lacking.ok ? lacking.code : undefined;
+        if (!wouldFail && spec.Of === "S3InitiateRestoreObject" && !ARCHIVED.has(storageClass))
           wouldFail = "InvalidObjectState";
-        if (NEEDS_LOCK.has(spec.Of)) {
+        if (!wouldFail && NEEDS_LOCK.has(spec.Of)) {
           let lock = locked.get(row.bucket);
           if (!lock) {
             lock = s3

@@ -6,6 +6,7 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { getConnInfo } from "hono/deno";
 import { createContext, proveControlStore } from "../../lib/context.ts";
+import { capabilityRefresher } from "../../lib/endpoints/capabilities.ts";
 import { readEnv } from "../../lib/env.ts";
 import { apiApp } from "../../lib/handlers/api.ts";
 import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
   const ctx = createContext(settings, "deno");
   if (mode !== "worker") await ensureBucket(ctx.store.s3, settings.internalBucket);
   await proveControlStore(ctx);
+  capabilityRefresher(ctx)();
   const workers = get("S3BATCH_CHILD_WORKERS");
   const stopLoops =
     mode === "api"

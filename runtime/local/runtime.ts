@@ -5,6 +5,7 @@ import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { type Context, createContext, proveControlStore } from "../../lib/context.ts";
+import { capabilityRefresher } from "../../lib/endpoints/capabilities.ts";
 import { apiApp } from "../../lib/handlers/api.ts";
 import { ensureBucket } from "../../lib/provision.ts";
 import { type QueueLoopOptions, startQueueLoops } from "../../lib/queue/loops.ts";
@@ -47,6 +48,8 @@ export async function startLocalRuntime(o: LocalRuntimeOptions): Promise<LocalRu
   try {
     if (o.createBucket !== false) await ensureBucket(ctx.store.s3, o.settings.internalBucket);
     await proveControlStore(ctx);
+    // What each gateway can do, probed in the background (endpoints/capabilities.ts).
+    capabilityRefresher(ctx)();
   } catch (err) {
     ctx.gateways.destroy();
     throw err;
