@@ -29,7 +29,7 @@ export interface ContextOptions {
 
 /** Builds the context; `component` names the function in its log lines. */
 export function createContext(settings: Settings, component: string, o: ContextOptions = {}): Context {
-  const { endpoint, region } = settings.control;
+  const { endpoint, sqsEndpoint, region } = settings.control;
   const controlS3 = createS3Client({
     ...(endpoint ? { endpoint } : {}),
     region,
@@ -40,7 +40,7 @@ export function createContext(settings: Settings, component: string, o: ContextO
   });
   const sqs = new SQSClient({
     region,
-    ...(endpoint ? { endpoint } : {}),
+    ...(sqsEndpoint ? { endpoint: sqsEndpoint } : {}),
     ...CONTROL_SDK_RETRY,
     ...(o.httpHandler ? { requestHandler: o.httpHandler(64) as SQSClientConfig["requestHandler"] } : {}),
   });

@@ -12,7 +12,12 @@ export interface Settings {
   apiKeys: ApiKey[];
   /** The roles jobs and routes act as (S3BATCH_ROLES or S3BATCH_ROLES_FILE). */
   roles: Role[];
-  control: { endpoint?: string; region: string };
+  /**
+   * The control plane: the internal bucket's S3 endpoint (`endpoint`) and the queues' SQS endpoint
+   * (`sqsEndpoint`), both AWS_ENDPOINT_URL unless AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL_SQS say
+   * otherwise (an on-prem control plane: ElasticMQ and a real gateway).
+   */
+  control: { endpoint?: string; sqsEndpoint?: string; region: string };
   internalBucket: string;
   queues: QueueUrls;
   /** Manifest rows per shard; a shard is the unit of work of one child on one endpoint. */
@@ -130,7 +135,12 @@ export function loadSettings(
       endpoints.map((e) => e.id),
     ),
     control: {
-      ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+      ...((env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL)
+        ? { endpoint: env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL }
+        : {}),
+      ...((env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL)
+        ? { sqsEndpoint: env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL }
+        : {}),
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
     },
     internalBucket: env.S3BATCH_INTERNAL_BUCKET ?? "s3batch-internal",
