@@ -8,6 +8,10 @@ export interface EmulatorUrls {
   gatewayB: string;
   /** versitygw, a third make of gateway, when started with S3BATCH_THIRD_GATEWAY=1. */
   gatewayC?: string;
+  /** Ceph RGW on a one-node RADOS cluster: the federation's real gateway (gateways/ceph.sh). */
+  rgw?: string;
+  /** Ceph RGW on its dbstore backend, which acknowledges some writes it does not make. */
+  rgwDbstore?: string;
 }
 
 /** The URLs in start.sh's output (`NAME=value` lines). */
@@ -31,14 +35,22 @@ export function parseStartOutput(out: string): EmulatorUrls {
   };
 }
 
-/** The endpoint document for the two emulated gateways. */
+/** The endpoint document for the two emulated gateways, and the real one (Ceph RGW, `gateway-r`) when it runs. */
 export function emulatedEndpoints(
-  urls: Pick<EmulatorUrls, "gatewayA" | "gatewayB">,
+  urls: Pick<EmulatorUrls, "gatewayA" | "gatewayB" | "rgw">,
   credentials = { accessKeyId: "test", secretAccessKey: "test" },
 ) {
+  const entry = (id: string, url: string) => ({
+    id,
+    url,
+    region: "us-east-1",
+    credentials,
+    forcePathStyle: true,
+  });
   return JSON.stringify([
-    { id: "gateway-a", url: urls.gatewayA, region: "us-east-1", credentials, forcePathStyle: true },
-    { id: "gateway-b", url: urls.gatewayB, region: "us-east-1", credentials, forcePathStyle: true },
+    entry("gateway-a", urls.gatewayA),
+    entry("gateway-b", urls.gatewayB),
+    ...(urls.rgw ? [entry("gateway-r", urls.rgw)] : []),
   ]);
 }
 

@@ -20,7 +20,7 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv): string {
   });
 }
 
-const valueOf = (out: string, name: string) => {
+const printed = (out: string, name: string) => {
   const line = out.split("\n").find((l) => l.startsWith(`${name}=`));
   if (!line) throw new Error(`the gateway script printed no ${name}`);
   return line.slice(name.length + 1).trim();
@@ -50,7 +50,7 @@ export function startCeph(
   port: number,
   env: NodeJS.ProcessEnv = process.env,
 ): string {
-  return valueOf(
+  return printed(
     run("ceph.sh", ["start", kind, String(port), stateDir(`rgw-${kind}`, port)], env),
     "S3BATCH_RGW_URL",
   );
@@ -66,7 +66,7 @@ export function stopCeph(
 
 /** Starts ElasticMQ on `port`, its messages kept in H2 under its state directory. */
 export function startElasticMq(port: number, env: NodeJS.ProcessEnv = process.env): string {
-  return valueOf(
+  return printed(
     run("elasticmq.sh", ["start", String(port), stateDir("elasticmq", port)], env),
     "S3BATCH_SQS_URL",
   );

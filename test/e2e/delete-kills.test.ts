@@ -15,7 +15,7 @@ import { ACCOUNT_ID, gatewayClient, s3ControlClient } from "../helpers/clients.t
 import { deploymentEnv } from "../helpers/deployment.ts";
 import { createJobInput, createReportedJob, describeJob, waitForJob } from "../helpers/jobs.ts";
 import { freePort, killRepeatedly, RuntimeProcess } from "../helpers/kill-harness.ts";
-import { EVERY_OBJECT_EXISTS, mixedScenario } from "../helpers/mixed-scenario.ts";
+import { EVERY_OBJECT_EXISTS, EVERY_OBJECT_EXISTS_THREE, mixedScenario } from "../helpers/mixed-scenario.ts";
 
 const ROWS = 3000;
 const KILLS = 3;
@@ -40,8 +40,9 @@ describe("a delete job killed mid-run", () => {
     ctx = createContext(loadSettings(env), "observer");
     const a = gatewayClient(emulators.gatewayA);
     const b = gatewayClient(emulators.gatewayB);
+    const r = emulators.rgw ? gatewayClient(emulators.rgw) : undefined;
     const bucket = `delkill-${randomUUID().slice(0, 8)}`;
-    const s = await mixedScenario(a, b, bucket, ROWS, EVERY_OBJECT_EXISTS);
+    const s = await mixedScenario(a, b, bucket, ROWS, r ? EVERY_OBJECT_EXISTS_THREE : EVERY_OBJECT_EXISTS, r);
     proc = new RuntimeProcess(env);
     await proc.start();
     const control = s3ControlClient(`http://127.0.0.1:${port}`);
@@ -86,11 +87,11 @@ describe("a delete job killed mid-run", () => {
     expect(job.Status).toBe("Complete");
     expect(job.ProgressSummary).toMatchObject({ NumberOfTasksSucceeded: ROWS, NumberOfTasksFailed: 0 });
     expect(await readText(a, bucket, created.keys.results("succeeded"))).toBe(s.expected.succeeded);
-    for (const gw of [a, b]) {
+    for (const gw of r ? [a, b, r] : [a, b]) {
       const left = await gw.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "k/" }));
       expect(left.KeyCount ?? 0).toBe(0);
       expect((await gw.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
     }
-    for (const c of [a, b, control]) c.destroy();
+    for (const c of [a, b, control, ...(r ? [r] : [])]) c.destroy();
   }, 420_000);
 });

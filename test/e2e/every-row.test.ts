@@ -22,7 +22,13 @@ import {
   finishReportedJob,
   waitForJob,
 } from "../helpers/jobs.ts";
-import { EVERY_OBJECT_EXISTS, keyOf, mixedScenario } from "../helpers/mixed-scenario.ts";
+import {
+  EVERY_OBJECT_EXISTS,
+  EVERY_OBJECT_EXISTS_THREE,
+  holdersOf,
+  keyOf,
+  mixedScenario,
+} from "../helpers/mixed-scenario.ts";
 import { startTestRuntime, type TestRuntime } from "../helpers/runtime.ts";
 
 describe("a cancelled job's report", () => {
@@ -41,7 +47,15 @@ describe("a cancelled job's report", () => {
   it("holds every task that ran on any gateway, once, and its counts equal the report", async () => {
     // Prepare: 4,000 rows, every object on A, on B or on both
     const bucket = `cancel-${randomUUID().slice(0, 8)}`;
-    const s = await mixedScenario(t.gatewayA, t.gatewayB, bucket, 4000, EVERY_OBJECT_EXISTS);
+    const r = t.gatewayR;
+    const s = await mixedScenario(
+      t.gatewayA,
+      t.gatewayB,
+      bucket,
+      4000,
+      r ? EVERY_OBJECT_EXISTS_THREE : EVERY_OBJECT_EXISTS,
+      r,
+    );
     const tag = randomUUID().slice(0, 12);
 
     // Act: cancel once about 800 tasks have run
@@ -71,8 +85,7 @@ describe("a cancelled job's report", () => {
     const limit = pLimit(16);
     await Promise.all(
       Array.from({ length: s.rows }, (_, i) => i).flatMap((i) => {
-        const p = s.placeOf(i);
-        const on = p === "a" ? [t.gatewayA] : p === "b" ? [t.gatewayB] : [t.gatewayA, t.gatewayB];
+        const on = holdersOf(s.placeOf(i), t.gatewayA, t.gatewayB, r);
         return on.map((s3) =>
           limit(async () => {
             const got = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: keyOf(i) }));

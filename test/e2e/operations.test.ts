@@ -16,13 +16,14 @@ import {
   GetObjectLegalHoldCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import type { CreateJobCommandInput } from "@aws-sdk/client-s3-control";
 import { Crc64Nvme } from "@aws-sdk/crc64-nvme";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseCsvLine } from "../../lib/manifest/csv.ts";
 import { freshBucket } from "../helpers/buckets.ts";
 import { createJobInput, runReportedJob } from "../helpers/jobs.ts";
@@ -342,6 +343,49 @@ describe("operations that run once, on the first gateway holding the object", ()
     expect(parts.PartsCount).toBe(3);
     expect(new TextDecoder().decode(await text(t.gatewayA, TARGET, "copied/cp/remote"))).toBe("from moto");
   });
+
+  it.skipIf(!inject("emulators").rgw)(
+    "S3PutObjectCopy copies to and from the real gateway (Ceph RGW), small and part by part",
+    async () => {
+      // Prepare: the sources in a bucket on A, B and R; a target bucket on R only, one on B only
+      const r = t.gatewayR as S3Client;
+      const [SOURCE, TO_R, TO_B] = [`ops-fed-${randomUUID().slice(0, 8)}`, "ops-to-rgw", "ops-to-moto"];
+      for (const s3 of [t.gatewayA, t.gatewayB, r]) await freshBucket(s3, SOURCE);
+      await freshBucket(r, TO_R);
+      await freshBucket(t.gatewayB, TO_B);
+      const big = new Uint8Array(12 * 1024 * 1024).map((_, i) => (i * 7) % 253);
+      await t.gatewayA.send(
+        new PutObjectCommand({ Bucket: SOURCE, Key: "x/small-a", Body: "from localstack" }),
+      );
+      await t.gatewayB.send(new PutObjectCommand({ Bucket: SOURCE, Key: "x/big-b", Body: big }));
+      await r.send(new PutObjectCommand({ Bucket: SOURCE, Key: "x/from-r", Body: big, Tagging: "src=rgw" }));
+
+      // Act: A and B to R; R to B
+      const toR = await run(
+        ["x/small-a", "x/big-b"],
+        { S3PutObjectCopy: { TargetResource: `arn:aws:s3:::${TO_R}` } },
+        SOURCE,
+      );
+      const toB = await run(
+        ["x/from-r"],
+        { S3PutObjectCopy: { TargetResource: `arn:aws:s3:::${TO_B}` } },
+        SOURCE,
+      );
+
+      // Assess: byte for byte, tags carried, nothing left open
+      expect(toR.job.ProgressSummary).toMatchObject({ NumberOfTasksSucceeded: 2, NumberOfTasksFailed: 0 });
+      expect(toB.job.ProgressSummary).toMatchObject({ NumberOfTasksSucceeded: 1, NumberOfTasksFailed: 0 });
+      expect(new TextDecoder().decode(await text(r, TO_R, "x/small-a"))).toBe("from localstack");
+      expect(Buffer.from(await text(r, TO_R, "x/big-b")).equals(Buffer.from(big))).toBe(true);
+      expect(Buffer.from(await text(t.gatewayB, TO_B, "x/from-r")).equals(Buffer.from(big))).toBe(true);
+      expect(await tags(t.gatewayB, "x/from-r", TO_B)).toEqual([{ Key: "src", Value: "rgw" }]);
+      for (const [s3, b] of [
+        [r, TO_R],
+        [t.gatewayB, TO_B],
+      ] as const)
+        expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads ?? []).toEqual([]);
+    },
+  );
 
   it("S3PutObjectCopy streams a 300 MB object from moto to LocalStack, arriving with the same SHA-256", async () => {
     const TARGET = "ops-target-big";

@@ -35,8 +35,10 @@ describe("a runtime killed mid-job", () => {
     ctx = createContext(loadSettings(env), "observer");
     const a = gatewayClient(emulators.gatewayA);
     const b = gatewayClient(emulators.gatewayB);
+    // The federation's real gateway (Ceph RGW), when this machine runs it.
+    const r = emulators.rgw ? gatewayClient(emulators.rgw) : undefined;
     const bucket = `kill-${randomUUID().slice(0, 8)}`;
-    const s = await mixedScenario(a, b, bucket, ROWS);
+    const s = await mixedScenario(a, b, bucket, ROWS, undefined, r);
     proc = new RuntimeProcess(env);
     await proc.start();
     const control = s3ControlClient(`http://127.0.0.1:${port}`);
@@ -66,19 +68,19 @@ describe("a runtime killed mid-job", () => {
     // Assess
     expect(kills).toHaveLength(KILLS);
     expect(job.Status).toBe("Complete");
-    for (const gw of [a, b]) {
+    for (const gw of r ? [a, b, r] : [a, b]) {
       expect(await readText(gw, bucket, created.keys.results("succeeded"))).toBe(s.expected.succeeded);
       expect(await readText(gw, bucket, created.keys.results("failed"))).toBe(s.expected.failed);
       expect((await gw.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
     }
     const sample = Array.from({ length: 2500 }, (_, i) => i * 4);
-    expect(await tagMismatches(a, b, s, TagSet, sample)).toEqual([]);
+    expect(await tagMismatches(a, b, s, TagSet, sample, r)).toEqual([]);
     const stalls = watch.stallsAfter(kills);
     console.log(`status at each kill: ${watch.statusAt(kills).join(", ")}`);
     expect(Math.max(...stalls)).toBeLessThanOrEqual(30_000);
     console.log(
       `kills: ${kills.length}, stalls after each (s): ${stalls.map((x) => (x / 1000).toFixed(1)).join(", ")}`,
     );
-    for (const c of [a, b, control]) c.destroy();
+    for (const c of [a, b, control, ...(r ? [r] : [])]) c.destroy();
   }, 420_000);
 });

@@ -26,6 +26,8 @@ export interface TestRuntime {
   control: ReturnType<typeof s3ControlClient>;
   gatewayA: ReturnType<typeof gatewayClient>;
   gatewayB: ReturnType<typeof gatewayClient>;
+  /** The real gateway (Ceph RGW), when this machine runs it. */
+  gatewayR?: ReturnType<typeof gatewayClient>;
   stop(): Promise<void>;
 }
 
@@ -75,15 +77,18 @@ export async function startTestRuntime(
   const control = s3ControlClient(runtime.url);
   const gatewayA = gatewayClient(emulators.gatewayA);
   const gatewayB = gatewayClient(emulators.gatewayB);
+  const gatewayR = emulators.rgw ? gatewayClient(emulators.rgw) : undefined;
   return {
     runtime,
     control,
     gatewayA,
     gatewayB,
+    ...(gatewayR ? { gatewayR } : {}),
     async stop() {
       control.destroy();
       gatewayA.destroy();
       gatewayB.destroy();
+      gatewayR?.destroy();
       await runtime.stop();
     },
   };
