@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Garage, a single node on SQLite, built once from crates.io (about ten minutes):
+#   gateways/garage.sh install | start PORT STATE | stop STATE
+# Its key is GK000000000000000000000001 / 0…01 (Garage's own key formats), allowed to create
+# buckets. Prints S3BATCH_GARAGE_URL.
+set -euo pipefail
+version="2.5.0"
+cache="${S3BATCH_CACHE:-$HOME/.cache/s3batch}"
+root="$cache/garage-$version"
+bin="$root/bin/garage"
+KEY_ID="GK000000000000000000000001"
+SECRET="0000000000000000000000000000000000000000000000000000000000000001"
+
+install() {
+  [[ -x "$bin" ]] && return 0
+  exec 8>"$cache/garage-install.lock"
+  flock 8
+  [[ -x "$bin" ]] && return 0
+  echo "building Garage $version into $root (one-off, about ten minutes)" >&2
+  cargo install garage --version "$version" --locked --root "$root" >&2
+}
+
+healthy() { curl -sS -m 2 "http://127.0.0.1:$1/" 2>/dev/null | grep -q "<Error>\|ListAllMyBucketsResult"; }
+
+start() {
+  local port="$1" state="$2"
+  install
+  mkdir -p "$state/meta" "$state/data"
+  state="$(cd "$state" && pwd)"
+  cat >"$state/garage.toml" <<TOML
+metadata_dir = "$state/meta"
+data_dir = "$state/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$((port + 300))"
+rpc_public_addr = "127.0.0.1:$((port + 300))"
+rpc_secret = "0000000000000000000000000000000000000000000000000000000000000000"
+[s3_api]
+s3_region = "us-east-1"
+api_bind_addr = "127.0.0.1:$port"
+root_domain = ".s3.garage.localhost"
+[admin]
+api_bind_addr = "127.0.0.1:$((port + 301))"
+TOML
+  local g=("$bin" -c "$state/garage.toml")
+  if ! healthy "$port"; then
+    setsid nohup "${g[@]}" server >"$state/garage.log" 2>&1 </dev/null &
+    echo $! >"$state/garage.pid"
+    for _ in $(seq 1 120); do "${g[@]}" status >/dev/null 2>&1 && break; sleep 0.5; done
+    if [[ ! -f "$state/configured" ]]; then
+      local node
+      node="$("${g[@]}" node id -q | cut -d@ -f1)"
+      "${g[@]}" layout assign -z dc1 -c 1G "$node" >&2
+      "${g[@]}" layout apply --version 1 >&2
+      "${g[@]}" key import --yes -n s3batch "$KEY_ID" "$SECRET" >&2
+      "${g[@]}" key allow --create-bucket "$KEY_ID" >&2
+      touch "$state/configured"
+    fi
+    for _ in $(seq 1 120); do healthy "$port" && break; sleep 0.5; done
+    healthy "$port" || { tail -n 40 "$state/garage.log" >&2; exit 1; }
+  fi
+  echo "S3BATCH_GARAGE_URL=http://127.0.0.1:$port"
+}
+
+stop() {
+  [[ -f "$1/garage.pid" ]] || return 0
+  kill "$(cat "$1/garage.pid")" 2>/dev/null || true
+  rm -f "$1/garage.pid"
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start "${2:?port}" "${3:?state}" ;;
+  stop) stop "${2:?state}" ;;
+  *) echo "usage: garage.sh install | start PORT STATE | stop STATE" >&2; exit 2 ;;
+esac
