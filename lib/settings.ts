@@ -129,7 +129,7 @@ export function loadSettings(
   const endpoints = parseEndpoints(endpointsDoc, env);
   return {
     endpoints,
-    apiKeys: parseApiKeys(env.S3BATCH_API_KEYS, env),
+    apiKeys: parseApiKeys(document(env, "S3BATCH_API_KEYS", readFile), env),
     roles: parseRoles(
       document(env, "S3BATCH_ROLES", readFile),
       endpoints.map((e) => e.id),
