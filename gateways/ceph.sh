@@ -30,6 +30,9 @@ install() {
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
   fi
+  # A half-built chroot may still have /proc, /dev and /sys bound into it: never delete through them.
+  umount_all
+  for d in proc dev sys; do mountpoint -q "$root/$d" && die "$root/$d is still mounted; unmount it first"; done
   rm -rf "$root"
   mkdir -p "$cache"
   debootstrap --variant=minbase trixie "$root" http://deb.debian.org/debian >&2
@@ -174,6 +177,17 @@ stop() { # state
     rm -f "$pidfile"
   done
   mountpoint -q "$root$state" && umount -l "$root$state" || true
+  # The last gateway out unbinds /proc, /dev and /sys, so the cache can be deleted safely.
+  in_chroot || umount_all
+}
+
+# Whether any process still runs inside the chroot (its root directory is the chroot).
+in_chroot() {
+  local p
+  for p in /proc/[0-9]*; do
+    [[ "$(readlink "$p/root" 2>/dev/null)" == "$root" ]] && return 0
+  done
+  return 1
 }
 
 case "${1:-}" in

@@ -484,7 +484,9 @@ describe("operations that run once, on the first gateway holding the object", ()
     expect(calls.map((c) => c.key).sort()).toEqual(["fn/ok", "fn/perm", "fn/temp", "fn/temp", "fn/temp"]);
     expect(calls[0]?.body).toMatchObject({ invocationSchemaVersion: "2.0", tasks: [{ s3Bucket: BUCKET }] });
     // A task's id is its job's and its row's: the three tries of fn/temp (row 1) carry the same one.
-    const ids = calls.filter((c) => c.key === "fn/temp").map((c) => (c.body.tasks as { taskId: string }[])[0]?.taskId);
+    const ids = calls
+      .filter((c) => c.key === "fn/temp")
+      .map((c) => (c.body.tasks as { taskId: string }[])[0]?.taskId);
     expect(ids).toEqual([`${r.jobId}-1`, `${r.jobId}-1`, `${r.jobId}-1`]);
   });
 

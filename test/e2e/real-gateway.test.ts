@@ -161,6 +161,5 @@ describe("Ceph RGW", () => {
     expect(dry.code, dry.stderr).toBe(0);
     const { survey } = JSON.parse(dry.stdout) as { survey: Survey };
     expect(survey.wouldFail).toEqual({ [byId["rgw-dbstore"]?.capabilities.restore?.code ?? "?"]: 4 });
-    void manifest;
   });
 });
