@@ -137,7 +137,7 @@ describe("Ceph RGW", () => {
         new PutObjectCommand({ Bucket: bucket, Key: `a/${i}`, Body: "x", StorageClass: "GLACIER" }),
       );
     const rows = [...[0, 1, 2, 3].map((i) => `d/${i}`), ...[0, 1, 2].map((i) => `a/${i}`)];
-    const manifest = await t.gatewayA.send(
+    await t.gatewayA.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: "m.csv",
