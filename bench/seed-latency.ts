@@ -14,18 +14,20 @@ import {
   TEST_CREDENTIALS,
   TEST_ROLES,
 } from "../test/helpers/clients.ts";
+import { controlEnv, onPremControl, sqsEndpointOf } from "../test/helpers/control-plane.ts";
 import { createJob, createJobInput, waitForJob } from "../test/helpers/jobs.ts";
 import { seedScenario } from "../test/helpers/seed.ts";
 
 const runs = Number(process.argv[2] ?? 10);
-const urls = startEmulators();
+// S3BATCH_CONTROL_PLANE=onprem: the control plane on ElasticMQ and Ceph RGW (docs/onprem.md).
+const urls = { ...startEmulators(), ...onPremControl(process.env, undefined, 4714) };
 process.env.AWS_ACCESS_KEY_ID ??= "test";
 process.env.AWS_SECRET_ACCESS_KEY ??= "test";
 
-const sqs = new SQSClient({ region: "us-east-1", endpoint: urls.control });
+const sqs = new SQSClient({ region: "us-east-1", endpoint: sqsEndpointOf(urls) });
 const queues = await ensureQueues(sqs, "bench");
 const settings = loadSettings({
-  AWS_ENDPOINT_URL: urls.control,
+  ...controlEnv(urls),
   S3BATCH_ENDPOINTS: emulatedEndpoints(urls, TEST_CREDENTIALS),
   S3BATCH_INTERNAL_BUCKET: "s3batch-bench",
   ...queueEnv(queues),
@@ -60,6 +62,7 @@ const pct = (p: number) =>
   Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0);
 const result = {
   benchmark: "seed-createjob-to-complete-ms",
+  controlPlane: urls.controlSqs ? "ElasticMQ + Ceph RGW" : "LocalStack",
   runs,
   min: pct(0),
   p50: pct(50),

@@ -15,6 +15,7 @@ import { loadSettings } from "../lib/settings.ts";
 import { startEmulators } from "../runtime/local/emulators.ts";
 import { readText } from "../test/helpers/buckets.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient } from "../test/helpers/clients.ts";
+import { onPremControl } from "../test/helpers/control-plane.ts";
 import { deploymentEnv } from "../test/helpers/deployment.ts";
 import { createJobInput, createReportedJob, describeJob } from "../test/helpers/jobs.ts";
 import { killRepeatedly, ProgressWatch, RuntimeProcess } from "../test/helpers/kill-harness.ts";
@@ -28,7 +29,8 @@ const ROWS = Number(arg("rows", "100000"));
 const KILLS = Number(arg("kills", "20"));
 const PORT = 8797;
 
-const emulators = startEmulators();
+// S3BATCH_CONTROL_PLANE=onprem: the control plane on ElasticMQ and Ceph RGW (docs/onprem.md).
+const emulators = { ...startEmulators(), ...onPremControl(process.env, undefined, 4714) };
 const a = gatewayClient(emulators.gatewayA);
 const b = gatewayClient(emulators.gatewayB);
 const bucket = `stress-${randomUUID().slice(0, 8)}`;
@@ -105,7 +107,14 @@ const ok =
   Object.values(killed.openUploads).every((n) => n === 0) &&
   killed.effectMismatches === 0 &&
   killed.longestStallSeconds <= 30;
-const result = { rows: ROWS, setupSeconds: Number(setupSeconds.toFixed(1)), clean, killed, ok };
+const result = {
+  rows: ROWS,
+  controlPlane: emulators.controlSqs ? "ElasticMQ + Ceph RGW" : "LocalStack",
+  setupSeconds: Number(setupSeconds.toFixed(1)),
+  clean,
+  killed,
+  ok,
+};
 console.log(JSON.stringify(result, null, 2));
 console.log(`
 | run | kills | job s | longest stall s | status | report exact (a, b) | open uploads | effects checked / wrong |

@@ -12,6 +12,9 @@ export interface EmulatorUrls {
   rgw?: string;
   /** Ceph RGW on its dbstore backend, which acknowledges some writes it does not make. */
   rgwDbstore?: string;
+  /** An on-prem control plane in place of `control`: ElasticMQ's queues, RGW's internal bucket. */
+  controlSqs?: string;
+  controlS3?: string;
 }
 
 /** The URLs in start.sh's output (`NAME=value` lines). */

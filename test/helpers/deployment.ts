@@ -5,11 +5,12 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { type EmulatorUrls, emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { ACCOUNT_ID, TEST_CREDENTIALS, TEST_ROLES } from "./clients.ts";
+import { controlEnv, sqsEndpointOf } from "./control-plane.ts";
 
 /** What every deployment on the emulators is given: the control endpoint, the gateways, the API key. */
 export function deploymentParameters(emulators: EmulatorUrls): Record<string, string> {
   return {
-    AWS_ENDPOINT_URL: emulators.control,
+    ...controlEnv(emulators),
     AWS_REGION: "us-east-1",
     AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -35,7 +36,7 @@ export async function deploymentEnv(
   process.env.AWS_SECRET_ACCESS_KEY ??= TEST_CREDENTIALS.secretAccessKey;
   const sqs = new SQSClient({
     region: "us-east-1",
-    endpoint: emulators.control,
+    endpoint: sqsEndpointOf(emulators),
     credentials: TEST_CREDENTIALS,
   });
   const queues = queueEnv(await ensureQueues(sqs, `${name}-${id}`));

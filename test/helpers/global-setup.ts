@@ -3,7 +3,8 @@
 import type { TestProject } from "vitest/node";
 import type { EmulatorUrls } from "../../runtime/common/emulated.ts";
 import { startEmulators, stopEmulators } from "../../runtime/local/emulators.ts";
-import { cephAvailable, startCeph, stopCeph } from "../../runtime/local/gateways.ts";
+import { cephAvailable, startCeph, stopCeph, stopElasticMq } from "../../runtime/local/gateways.ts";
+import { ONPREM_SQS_PORT, onPremControl } from "./control-plane.ts";
 
 export const PORT_BASE = 4710;
 
@@ -55,9 +56,12 @@ export default async function setup(project: TestProject) {
     if (process.env.CI === "true") throw new Error(banner);
     process.stderr.write(banner);
   }
+  // S3BATCH_CONTROL_PLANE=onprem: the control plane on ElasticMQ and this RGW (docs/onprem.md).
+  Object.assign(urls, onPremControl(env, urls.rgw, RGW_PORT));
   project.provide("emulators", urls);
   return () => {
     if (!wasRunning) stopEmulators(env);
+    if (urls.controlSqs) stopElasticMq(ONPREM_SQS_PORT, env);
     if (rgwStarted) {
       stopCeph("rados", RGW_PORT, env);
       stopCeph("dbstore", RGW_DBSTORE_PORT, env);

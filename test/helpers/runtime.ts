@@ -20,6 +20,7 @@ import {
   TEST_CREDENTIALS,
   TEST_ROLES,
 } from "./clients.ts";
+import { controlEnv, sqsEndpointOf } from "./control-plane.ts";
 
 export interface TestRuntime {
   runtime: LocalRuntime;
@@ -50,11 +51,11 @@ export async function startTestRuntime(
   const id = randomUUID().slice(0, 8);
   process.env.AWS_ACCESS_KEY_ID ??= TEST_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY ??= TEST_CREDENTIALS.secretAccessKey;
-  const sqs = new SQSClient({ region: "us-east-1", endpoint: emulators.control });
+  const sqs = new SQSClient({ region: "us-east-1", endpoint: sqsEndpointOf(emulators) });
   const queues = await ensureQueues(sqs, `t-${id}`, maxReceiveCount ? { maxReceiveCount } : {});
   sqs.destroy();
   const settings = loadSettings({
-    AWS_ENDPOINT_URL: emulators.control,
+    ...controlEnv(emulators),
     AWS_REGION: "us-east-1",
     S3BATCH_ENDPOINTS: emulatedEndpoints({ ...emulators, ...endpoints }, TEST_CREDENTIALS),
     S3BATCH_INTERNAL_BUCKET: `s3batch-internal-${id}`,
