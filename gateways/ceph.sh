@@ -85,10 +85,17 @@ start() { # kind port state
   install
   mkdir -p "$state"
   state="$(cd "$state" && pwd)"
+  [[ "$state" == / || "$state" == "$cache"* ]] && die "refusing state directory $state"
   if healthy "$port"; then
     echo "S3BATCH_RGW_URL=http://127.0.0.1:$port"
     return 0
   fi
+  # Whatever an earlier start left running (a killed test run, a half-started cluster) goes first.
+  kill_stale
+  # memstore keeps nothing across a restart while the monitor would remember the pools: a RADOS
+  # cluster is made anew each time (dbstore keeps its SQLite files).
+  [[ "$kind" == "rados" ]] && find "$state" -mindepth 1 -delete
+  rm -f "$state"/run/*.asok
   mount_all
   # The state lives outside the chroot; the chroot sees it at the same path.
   mkdir -p "$root$state"
@@ -144,8 +151,6 @@ EOF
       chroot "$root" ceph-mon "${conf[@]}" --mkfs -i a --monmap "$state/monmap" >>"$state/admin.log" 2>&1
     fi
     daemon mon ceph-mon "${conf[@]}" -i a -f
-    # The OSD: memstore keeps nothing across a restart, so it is made anew each time.
-    rm -rf "$state/osd.0"
     mkdir -p "$state/osd.0"
     for _ in $(seq 1 60); do
       chroot "$root" ceph "${conf[@]}" --connect-timeout 5 osd create >/dev/null 2>>"$state/admin.log" && break
@@ -176,9 +181,27 @@ stop() { # state
     pkill -KILL -s "$pid" 2>/dev/null || true
     rm -f "$pidfile"
   done
+  kill_stale
   mountpoint -q "$root$state" && umount -l "$root$state" || true
   # The last gateway out unbinds /proc, /dev and /sys, so the cache can be deleted safely.
   in_chroot || umount_all
+}
+
+# Kills every daemon started with this state's ceph.conf, whether or not a pid file names it.
+kill_stale() {
+  local p
+  for p in /proc/[0-9]*; do
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-c $state/ceph.conf " || continue
+    kill -KILL "${p#/proc/}" 2>/dev/null || true
+  done
+  for _ in $(seq 1 20); do
+    local left=0
+    for p in /proc/[0-9]*; do
+      tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-c $state/ceph.conf " && left=1
+    done
+    ((left)) || return 0
+    sleep 0.25
+  done
 }
 
 # Whether any process still runs inside the chroot (its root directory is the chroot).
