@@ -50,10 +50,10 @@ TOML
     if [[ ! -f "$state/configured" ]]; then
       local node
       node="$("${g[@]}" node id -q | cut -d@ -f1)"
-      "${g[@]}" layout assign -z dc1 -c 1G "$node" >&2
-      "${g[@]}" layout apply --version 1 >&2
-      "${g[@]}" key import --yes -n s3batch "$KEY_ID" "$SECRET" >&2
-      "${g[@]}" key allow --create-bucket "$KEY_ID" >&2
+      "${g[@]}" layout assign -z dc1 -c 1G "$node" >>"$state/setup.log"
+      "${g[@]}" layout apply --version 1 >>"$state/setup.log"
+      "${g[@]}" key import --yes -n s3batch "$KEY_ID" "$SECRET" >>"$state/setup.log"
+      "${g[@]}" key allow --create-bucket "$KEY_ID" >>"$state/setup.log"
       touch "$state/configured"
     fi
     for _ in $(seq 1 120); do healthy "$port" && break; sleep 0.5; done
