@@ -14,13 +14,13 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { createMD5 } from "hash-wasm";
 import { budgetOf } from "../lib/budget.ts";
 import { childKey, listProgress } from "../lib/children/progress.ts";
-import { createContext } from "../lib/context.ts";
+import { createContext } from "../lib/create-context.ts";
+import { buildPlan, type Plan, type ShardList } from "../lib/dispatch/plan.ts";
 import { paths } from "../lib/jobs/paths.ts";
-import { buildPlan, type Plan, type ShardList } from "../lib/jobs/plan.ts";
 import { jobGet } from "../lib/jobs/store.ts";
+import { mergeJob } from "../lib/merge/merge.ts";
 import { ensureBucket } from "../lib/provision.ts";
 import { type ReportManifest, reportKeys, reportLine } from "../lib/report/layout.ts";
-import { mergeJob } from "../lib/report/merge.ts";
 import { loadSettings } from "../lib/settings.ts";
 import {
   expectedRow,

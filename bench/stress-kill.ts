@@ -8,7 +8,7 @@
 // Run: npm run stress:kill [-- --rows 100000 --kills 20]
 import { randomUUID } from "node:crypto";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { createContext } from "../lib/context.ts";
+import { createContext } from "../lib/create-context.ts";
 import { TERMINAL_STATUSES } from "../lib/jobs/model.ts";
 import { jobGet } from "../lib/jobs/store.ts";
 import { loadSettings } from "../lib/settings.ts";

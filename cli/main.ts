@@ -14,8 +14,8 @@ import {
   UpdateJobStatusCommand,
 } from "@aws-sdk/client-s3-control";
 import { Command, CommanderError, Option } from "commander";
+import type { ProgressView } from "../lib/api/progress-view.ts";
 import type { GatewayCapabilities } from "../lib/endpoints/capabilities.ts";
-import type { ProgressView } from "../lib/jobs/progress-view.ts";
 import { parseCsvLine } from "../lib/manifest/csv.ts";
 import { Api } from "./client.ts";
 import { type CreateFlags, createJobRequest, isDelete } from "./create.ts";

@@ -2,9 +2,9 @@
 // (cli-progress's MultiBar) on stderr, drawn only when stderr is a terminal.
 import type { JobDescriptor, JobListDescriptor } from "@aws-sdk/client-s3-control";
 import cliProgress from "cli-progress";
+import type { ProgressView } from "../lib/api/progress-view.ts";
 import { CAPABILITIES, type Finding, type GatewayCapabilities } from "../lib/endpoints/capabilities.ts";
-import type { ProgressView } from "../lib/jobs/progress-view.ts";
-import { operationName } from "../lib/s3control/describe-job.ts";
+import { operationName } from "../lib/s3control/create-job-schema.ts";
 
 export type Out = (line: string) => void;
 

@@ -15,6 +15,9 @@ export class ConflictError extends S3BatchError {}
 /** A transient failure (throttling, network, a reconciler that must wait): redeliver the message. */
 export class RetryableError extends S3BatchError {}
 
+/** Work given up because its signal fired (a handover, a lost lease, a cancel): not a failure. */
+export class StoppedError extends S3BatchError {}
+
 /** A failure that no retry can fix: the job records it and fails. */
 export class UnrecoverableError extends S3BatchError {
   constructor(

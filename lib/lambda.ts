@@ -3,7 +3,8 @@
 // is passed on: it is the steps' time budget. An instance's first invocation proves the control
 // store honours conditional writes (store/probe.ts); until it has, no invocation runs, and a store
 // that failed the proof fails every invocation with the reason.
-import { type Context, createContext, proveControlStore } from "./context.ts";
+import type { Context } from "./context.ts";
+import { createContext, proveControlStore } from "./create-context.ts";
 import { readEnv } from "./env.ts";
 import { loadSettings } from "./settings.ts";
 import { UntrustedStoreError } from "./store/probe.ts";

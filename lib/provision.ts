@@ -7,8 +7,8 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { QueueName } from "./queue/messages.ts";
-import type { QueueUrls } from "./queue/sqs-queue.ts";
+import type { QueueName } from "./steps/messages.ts";
+import type { QueueUrls } from "./steps/queue.ts";
 
 /**
  * The queues' settings. Visibility is short (the loops extend it while a message runs), so the

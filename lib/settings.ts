@@ -1,10 +1,9 @@
 // Runtime settings read from the environment, each with a default and a bound.
-import { parseApiKeys } from "./api/keys.ts";
-import type { ApiKey } from "./api/sigv4.ts";
+import { type ApiKey, parseApiKeys } from "./auth/keys.ts";
 import { parseRoles, type Role } from "./auth/roles.ts";
 import { type Endpoint, parseEndpoints } from "./endpoints/config.ts";
 import { readTextFile } from "./env.ts";
-import type { QueueUrls } from "./queue/sqs-queue.ts";
+import type { QueueUrls } from "./steps/queue.ts";
 
 export interface Settings {
   endpoints: Endpoint[];

@@ -1,48 +1,24 @@
 // The S3 Control job API as a Hono app: REST-XML in, REST-XML out. Every request is SigV4-checked
 // and bound to the signing key's account; routes are thin: validate, one call into lib/jobs, map
 // the result or the error.
-import { Hono, type Context as HonoContext } from "hono";
+import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import type { Context as AppDeps } from "../context.ts";
 import { invalidRequest, notFound, S3ControlError } from "../errors.ts";
-import {
-  jobRequestStatus,
-  jobRequire,
-  jobSetPriority,
-  jobSetTags,
-  listJobs,
-  MAX_JOB_TAGS,
-} from "../jobs/admin.ts";
-import { createJob } from "../jobs/create-job.ts";
 import { JOB_STATUSES, type JobStatus } from "../jobs/model.ts";
 import { createJobSchema, jobTagSchema } from "../s3control/create-job-schema.ts";
-import { jobDescriptor, jobListDescriptor } from "../s3control/describe-job.ts";
 import { buildErrorXml, buildResultXml, parseRequestXml, xmlList } from "../s3control/xml.ts";
+import { jobRequestStatus, jobRequire, jobSetPriority, jobSetTags, listJobs, MAX_JOB_TAGS } from "./admin.ts";
+import { createJob } from "./create-job.ts";
+import type { ApiDeps, ApiEnv } from "./deps.ts";
+import { jobDescriptor, jobListDescriptor } from "./describe-job.ts";
 import { MAX_UPLOAD_BYTES, registerExtensions, UPLOAD_PATH } from "./extensions.ts";
-import { type ApiKey, authenticateHeaders, type Presented, verifySignature } from "./sigv4.ts";
+import { authenticateHeaders, verifySignature } from "./sigv4.ts";
+
+export type { ApiDeps, ApiEnv } from "./deps.ts";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 const JOB_ID = /^[a-zA-Z0-9\-_]{5,36}$/;
-
-export type ApiEnv = {
-  /**
-   * `bytes`: the request body, read once (the signature covers it); `key`: the key that signed
-   * the request; `sourceIp`: the client's address as the runtime saw it (aws:SourceIp).
-   */
-  Variables: {
-    requestId: string;
-    accountId: string;
-    bytes: Uint8Array;
-    key: ApiKey;
-    presented: Presented;
-    sourceIp?: string;
-  };
-};
-export type ApiDeps = Pick<AppDeps, "store" | "queue" | "log" | "settings" | "gateways" | "auth"> & {
-  /** The client's address, from the runtime adapter (Node's socket, Lambda's requestContext, Deno's). */
-  clientAddress?: (c: HonoContext) => string | undefined;
-};
 
 const xml = (body: string, status = 200) =>
   new Response(body, { status, headers: { "content-type": "application/xml" } });

@@ -3,7 +3,7 @@
 // like the rest (the same middleware) and answer JSON, or CSV for a report.
 //   GET  /healthz                               200 when the control endpoint answers, else 503; no data
 //   GET  /v20180820/jobs/{id}/progress          per-endpoint progress, rate and ETA, error summary
-//   POST /v20180820/jobs/{id}/survey            surveys a job waiting in Suspended (a dry run: survey/survey.ts)
+//   POST /v20180820/jobs/{id}/survey            surveys a job waiting in Suspended (a dry run: operations/survey.ts)
 //   GET  /v20180820/jobs/{id}/report?status=…   one results file of a finished job, from a gateway holding it
 //   GET  /v20180820/s3batch/roles                    the roles the signing key may pass
 //   GET  /v20180820/s3batch/gateways                 each gateway's capability table (endpoints/capabilities.ts)
@@ -14,19 +14,19 @@
 import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Hono, Context as HonoContext } from "hono";
 import { type Authorizer, s3Arn } from "../auth/authorize.ts";
+import type { Plan } from "../dispatch/plan.ts";
 import { capabilityTables } from "../endpoints/capabilities.ts";
 import { invalidRequest, notFound, S3ControlError } from "../errors.ts";
-import { jobRequire } from "../jobs/admin.ts";
 import { TERMINAL_STATUSES } from "../jobs/model.ts";
 import { paths } from "../jobs/paths.ts";
-import type { Plan } from "../jobs/plan.ts";
-import { progressView } from "../jobs/progress-view.ts";
 import { bucketOfArn } from "../manifest/location.ts";
 import { MAX_KEY_BYTES } from "../manifest/rows.ts";
+import { startSurvey } from "../operations/survey.ts";
 import { outcomeFromError } from "../operations/types.ts";
 import { type ReportManifest, reportKeys } from "../report/layout.ts";
-import { startSurvey } from "../survey/survey.ts";
-import type { ApiDeps, ApiEnv } from "./app.ts";
+import { jobRequire } from "./admin.ts";
+import type { ApiDeps, ApiEnv } from "./deps.ts";
+import { progressView } from "./progress-view.ts";
 
 /** A manifest written through the API: larger ones go to the gateway directly. */
 export const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;

@@ -3,15 +3,8 @@
 // path, the re-encoded query), checks the credential scope, the clock, and the body's SHA-256
 // against x-amz-content-sha256 (a signer trusts that header; we must not), then compares
 // signatures in constant time. Web Crypto only, so it runs on Node, Lambda and Deno alike.
+import type { ApiKey } from "../auth/keys.ts";
 import { S3ControlError } from "../errors.ts";
-
-export interface ApiKey {
-  accessKeyId: string;
-  secretAccessKey: string;
-  accountId: string;
-  /** The role ARNs (with wildcards) the key may pass; undefined: any role of its account. */
-  roles?: readonly string[];
-}
 
 export interface SignedRequest {
   method: string;

@@ -3,10 +3,11 @@
 // may pass the roles of its own account (or those it lists); every action a job or route takes on
 // a gateway is evaluated against the role's policy first, and nothing, whatever a policy says,
 // reaches s3batch's own internal bucket.
-import type { ApiKey } from "../api/sigv4.ts";
+
 import { S3ControlError, UnrecoverableError } from "../errors.ts";
 import type { RequestContext } from "./conditions.ts";
 import { arnMatcher } from "./glob.ts";
+import type { ApiKey } from "./keys.ts";
 import type { Role } from "./roles.ts";
 
 /** One action on one resource, with the condition keys of the request (lower-case names). */

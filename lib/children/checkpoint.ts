@@ -7,14 +7,14 @@
 // reads one object.
 import { newBitmap, type RoaringBitmap32, serializeBitmap } from "../bitmap/valid-bitmap.ts";
 import type { Context } from "../context.ts";
-import { paths } from "../jobs/paths.ts";
+import { type ChildRef, paths } from "../jobs/paths.ts";
 import type { Lease } from "../leases/lease.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import type { TaskOutcome } from "../operations/types.ts";
 import { ErrorTally, writeErrorMarkers } from "./errors.ts";
 import { encodeChildOutput, outcomeLine } from "./output.ts";
 import { progressMarkerKey } from "./progress.ts";
-import type { ChildRef, ChildState, ChildStatus, Counts } from "./state.ts";
+import type { ChildState, ChildStatus, Counts } from "./state.ts";
 
 /** Pending results past this size are sealed into a segment of their own. */
 export const SEAL_BYTES = 1024 * 1024;

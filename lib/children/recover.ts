@@ -7,13 +7,13 @@
 // once per lease period, however many polls look at it.
 import type { Context } from "../context.ts";
 import { ConflictError } from "../errors.ts";
-import { type JobRef, paths } from "../jobs/paths.ts";
+import { type ChildRef, type JobRef, paths } from "../jobs/paths.ts";
 import { jobEvent, jobUpdate } from "../jobs/store.ts";
 import { leaseLive } from "../leases/lease.ts";
-import type { ChildMessage } from "../queue/messages.ts";
+import type { ChildMessage } from "../steps/messages.ts";
 import type { Stored } from "../store/json-store.ts";
 import { progressMarkerKey } from "./progress.ts";
-import { type ChildRef, type ChildState, childSettled, initialChildState, shardEnd } from "./state.ts";
+import { type ChildState, childSettled, initialChildState, shardEnd } from "./state.ts";
 
 export const EXHAUSTED_CODE = "AttemptsExhausted";
 

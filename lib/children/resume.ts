@@ -6,13 +6,13 @@ import { bitmapsReady, deserializeBitmap } from "../bitmap/valid-bitmap.ts";
 import type { Context } from "../context.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
-import { paths } from "../jobs/paths.ts";
-import { requeueChild, shouldStepAside } from "../jobs/priority.ts";
+import { type ChildRef, paths } from "../jobs/paths.ts";
 import { type Lease, leaseAcquire, newAttempt } from "../leases/lease.ts";
-import type { ChildMessage } from "../queue/messages.ts";
+import type { ChildMessage } from "../steps/messages.ts";
+import { requeueChild, shouldStepAside } from "../steps/priority.ts";
 import type { Pending } from "./checkpoint.ts";
 import { readChildOutput } from "./output.ts";
-import { type ChildRef, type ChildState, childSettled, initialChildState } from "./state.ts";
+import { type ChildState, childSettled, initialChildState } from "./state.ts";
 
 export type TakeOver =
   | { kind: "held"; lease: Lease<ChildState>; resumed: Pending | undefined }

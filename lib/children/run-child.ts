@@ -10,28 +10,28 @@
 // again, so no shard has to finish within one invocation.
 import type { Budget } from "../budget.ts";
 import type { Context } from "../context.ts";
+import type { Plan } from "../dispatch/plan.ts";
 import { capabilitiesKey, type GatewayCapabilities } from "../endpoints/capabilities.ts";
 import { ConflictError, UnrecoverableError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
-import { paths } from "../jobs/paths.ts";
-import type { Plan } from "../jobs/plan.ts";
+import { type ChildRef, paths } from "../jobs/paths.ts";
 import { jobGet } from "../jobs/store.ts";
 import type { Lease } from "../leases/lease.ts";
 import { manifestRows } from "../manifest/read-rows.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
+import { IntentJournal } from "../operations/intents.ts";
 import { taskNeeds } from "../operations/needs.ts";
+import { surveyDenied } from "../operations/survey.ts";
 import { HandOverError, type TaskContext, type TaskOutcome } from "../operations/types.ts";
 import { abortRegisteredUploads } from "../operations/uploads.ts";
 import { verifierFor, wantsVerification } from "../operations/verify.ts";
-import type { ChildMessage } from "../queue/messages.ts";
-import { surveyDenied } from "../survey/survey.ts";
+import type { ChildMessage } from "../steps/messages.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
 import { CheckpointWriter } from "./checkpoint.ts";
-import { IntentJournal } from "./intents.ts";
 import { placementOf, soleHolder } from "./placement.ts";
 import { childRefOf, childTakeOver } from "./resume.ts";
-import { type ChildRef, type ChildState, shardEnd } from "./state.ts";
+import { type ChildState, shardEnd } from "./state.ts";
 import { probeBucket, runTask } from "./task-runner.ts";
 
 const MISSING: TaskOutcome = { kind: "missing" };

@@ -5,7 +5,7 @@
 //   outputs/<endpoint>/<shard>/<attempt>/seg-<row>    sealed output segments (children/output.ts)
 //   outputs/<endpoint>/<shard>/<attempt>/tail-<row>   the rows since the last seal
 //   progress/<endpoint>/<shard>/<row>.<facts>         the last checkpoint, as a name (progress.ts)
-import type { JobRef } from "../jobs/paths.ts";
+import type { ChildRef } from "../jobs/paths.ts";
 import type { LeaseFields } from "../leases/lease.ts";
 import type { ErrorGroup } from "./errors.ts";
 
@@ -59,11 +59,6 @@ export interface ChildState extends LeaseFields, Counts {
   downSince?: number;
   startedAt: string;
   updatedAt: string;
-}
-
-export interface ChildRef extends JobRef {
-  endpointId: string;
-  shard: number;
 }
 
 export const childSettled = (s: Pick<ChildState, "status"> | undefined) =>

@@ -5,10 +5,10 @@
 // concurrency); without one, the SDK's own default for the runtime is used.
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import pLimit, { type LimitFunction } from "p-limit";
+import { EndpointAvailability } from "../retry/availability.ts";
 import { gatewaySdkRetry } from "../retry/policy.ts";
 import type { JsonStore } from "../store/json-store.ts";
 import type { Logger } from "../util/logger.ts";
-import { EndpointAvailability } from "./availability.ts";
 import { SharedBudget } from "./budget.ts";
 import type { Credentials, Endpoint } from "./config.ts";
 

@@ -2,11 +2,12 @@
 // four dead-letter queues (a record's eventSourceARN says which queue it came from).
 import type { Context } from "../context.ts";
 import { capabilityRefresher } from "../endpoints/capabilities.ts";
-import { pollJob } from "../jobs/reconcile.ts";
-import { deadLetter } from "../queue/dead-letter.ts";
-import { pollMessage } from "../queue/messages.ts";
+import type { SqsRecord } from "../queue/partial-batch.ts";
 import { processPartialResponse } from "../queue/partial-batch.ts";
-import { delayRedelivery, runRecord, type SqsHandler } from "../queue/sqs-handler.ts";
+import { deadLetter } from "../reconcile/dead-letter.ts";
+import { pollJob } from "../reconcile/reconcile.ts";
+import { anyMessage, type PipelineMessage, pollMessage } from "../steps/messages.ts";
+import { delayRedelivery, parseRecord, recordBadMessage, runRecord, type SqsHandler } from "./sqs-handler.ts";
 
 export const pollHandler = (ctx: Context): SqsHandler => {
   // Poll runs every few seconds wherever s3batch runs: it keeps the gateways' capability tables fresh.
@@ -17,10 +18,16 @@ export const pollHandler = (ctx: Context): SqsHandler => {
       event,
       (record) =>
         ctx.queue.isDeadLetter(record.eventSourceARN)
-          ? deadLetter(ctx, record)
+          ? deadLettered(ctx, record)
           : runRecord(ctx, pollMessage, pollJob, record, invocation),
       ctx.log,
       delayRedelivery(ctx),
     );
   };
 };
+
+function deadLettered(ctx: Context, record: SqsRecord): Promise<void> {
+  const msg = parseRecord(anyMessage, record) as PipelineMessage | undefined;
+  if (!msg) return recordBadMessage(ctx, record, "a dead letter that is not a pipeline message");
+  return deadLetter(ctx, msg, Number(record.attributes?.ApproximateReceiveCount ?? 0));
+}

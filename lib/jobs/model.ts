@@ -75,7 +75,7 @@ export interface JobRecord {
   /** Recent progress samples (poll adds one when progress moves): the progress route's rate. */
   samples?: ProgressSample[];
   generatedManifest?: GeneratedManifestDescriptor;
-  /** A survey job (survey/survey.ts): the job it surveys. */
+  /** A survey job (operations/survey.ts): the job it surveys. */
   surveyOf?: string;
   /** Where CreateJob came from: the aws:SourceIp the job's role is evaluated with. */
   origin?: { sourceIp?: string };

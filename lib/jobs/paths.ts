@@ -7,6 +7,12 @@ export interface JobRef {
 
 const jobPrefix = (r: JobRef) => `jobs/${r.accountId}/${r.jobId}/`;
 
+/** One child of a job: a shard of its manifest on one endpoint. */
+export interface ChildRef extends JobRef {
+  endpointId: string;
+  shard: number;
+}
+
 export const paths = {
   accountJobs: (accountId: string) => `jobs/${accountId}/`,
   job: (r: JobRef) => `${jobPrefix(r)}job.json`,
@@ -38,7 +44,7 @@ export const paths = {
     `${jobPrefix(r)}outputs/${endpointId}/${shardName(shard)}/${attempt}/tail-${rowName(row)}`,
   childSegment: (r: JobRef, endpointId: string, shard: number, attempt: string, endRow: number) =>
     `${jobPrefix(r)}outputs/${endpointId}/${shardName(shard)}/${attempt}/seg-${rowName(endRow)}`,
-  /** Intents a child recorded before effects a re-run could not recognise (children/intents.ts). */
+  /** Intents a child recorded before effects a re-run could not recognise (operations/intents.ts). */
   intents: (r: JobRef) => `${jobPrefix(r)}intents/`,
   childIntents: (r: JobRef, endpointId: string, shard: number) =>
     `${jobPrefix(r)}intents/${endpointId}/${shardName(shard)}/`,

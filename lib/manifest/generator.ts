@@ -15,9 +15,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
+import { FanoutWriter, type WriterState } from "../endpoints/fanout-writer.ts";
 import { routeBuckets } from "../endpoints/routing.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
-import { FanoutWriter, type WriterState } from "../report/fanout-writer.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import type { ManifestGeneratorSpec } from "../s3control/create-job-schema.ts";
 import { bucketOfArn, CONTROL_ENDPOINT, type ManifestObject } from "./location.ts";

@@ -14,7 +14,6 @@
 // down, each try bounded, so a target never slows or fails the job. The poll chain keeps going
 // while events wait, after the job ended too; an event undelivered after MAX_TRIES is given up.
 // Every failed try is in the job's event log. The secret is only ever in the settings.
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "../context.ts";
 import { ConflictError } from "../errors.ts";
 import type { JobRecord, JobStatus, StatusEvent } from "../jobs/model.ts";
@@ -124,15 +123,7 @@ async function hmacHex(secret: string, text: string): Promise<string> {
 async function deliver(ctx: Deps, target: Target, id: string, body: string): Promise<void> {
   const signal = AbortSignal.timeout(TRY_TIMEOUT_MS);
   if (target.kind === "queue") {
-    await ctx.queue.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: target.url,
-        MessageBody: body,
-        MessageAttributes: { "s3batch-event-id": { DataType: "String", StringValue: id } },
-        ...(target.url.endsWith(".fifo") ? { MessageGroupId: "s3batch", MessageDeduplicationId: id } : {}),
-      }),
-      { abortSignal: signal },
-    );
+    await ctx.queue.sendNotification(target.url, body, id, signal);
     return;
   }
   const timestamp = String(Math.floor(Date.now() / 1000));

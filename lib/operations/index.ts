@@ -1,6 +1,5 @@
 // The operation registry: from the job's Operation element to the code that runs it.
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
-import { surveyOperation } from "../survey/survey.ts";
 import { checksumOperation } from "./checksum.ts";
 import { copyOperation, replicateOperation } from "./copy.ts";
 import { lambdaInvokeOperation } from "./lambda-invoke.ts";
@@ -13,6 +12,7 @@ import {
   updateEncryptionOperation,
 } from "./object-state.ts";
 import { restoreOperation } from "./restore.ts";
+import { surveyOperation } from "./survey.ts";
 import { putTaggingOperation } from "./tagging.ts";
 import type { Operation } from "./types.ts";
 

@@ -1,6 +1,5 @@
 // What an operation is: a function from one task row on one endpoint to an outcome.
 import { HeadObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
-import type { IntentJournal } from "../children/intents.ts";
 import type { GatewayCapabilities } from "../endpoints/capabilities.ts";
 import type { EndpointClients } from "../endpoints/clients.ts";
 import type { Routing } from "../endpoints/routing.ts";
@@ -8,6 +7,7 @@ import { S3BatchError } from "../errors.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { classifyError, type ErrorClass } from "../retry/policy.ts";
 import type { Settings } from "../settings.ts";
+import type { IntentJournal } from "./intents.ts";
 
 export type TaskOutcome =
   /** The object is not on this endpoint: its bit stays clear in the valid bitmap. */
@@ -26,7 +26,7 @@ export interface TaskContext {
   job: { accountId: string; jobId: string };
   /** Fires when the step must stop (its budget ran out, or its lease was lost). */
   signal: AbortSignal;
-  /** Intents recorded before effects a re-run could not recognise (children/intents.ts). */
+  /** Intents recorded before effects a re-run could not recognise (operations/intents.ts). */
   intents: IntentJournal;
   /** The control store's clock (epoch ms): when an upload was registered. */
   now: () => number;

@@ -1,5 +1,5 @@
 // Multipart uploads that outlive an invocation and a crash. Before an upload is created it is
-// registered in the child's intent journal (children/intents.ts), and its ID once it exists; its
+// registered in the child's intent journal (operations/intents.ts), and its ID once it exists; its
 // parts are the gateway's to tell (ListParts). A task stopped by its step's signal records how
 // far it got and hands over (HandOverError); the next attempt lists the parts and carries on from
 // the first missing one. A failure aborts the upload; an upload a crash left behind is aborted by
@@ -19,8 +19,8 @@ import {
   type S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
-import type { IntentJournal } from "../children/intents.ts";
 import type { EndpointClients } from "../endpoints/clients.ts";
+import type { IntentJournal } from "./intents.ts";
 import { HandOverError } from "./types.ts";
 
 /** One upload of one row to one gateway, as the journal keeps it (slot `upload:<endpoint>`). */

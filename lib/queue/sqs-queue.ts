@@ -5,7 +5,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { PipelineMessage, QueueName } from "./messages.ts";
+import type { PipelineMessage, QueueName } from "../steps/messages.ts";
 
 export type QueueUrls = Record<QueueName, string>;
 
@@ -22,6 +22,23 @@ export class PipelineQueue {
         MessageBody: JSON.stringify(message),
         DelaySeconds: delaySeconds,
       }),
+    );
+  }
+
+  async sendNotification(
+    queueUrl: string,
+    body: string,
+    eventId: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: body,
+        MessageAttributes: { "s3batch-event-id": { DataType: "String", StringValue: eventId } },
+        ...(queueUrl.endsWith(".fifo") ? { MessageGroupId: "s3batch", MessageDeduplicationId: eventId } : {}),
+      }),
+      { abortSignal: signal },
     );
   }
 

@@ -246,7 +246,7 @@ export const operationSchema = z
     S3UpdateObjectEncryption: encryptionSchema.optional(),
     // s3batch's own: deletes the row's object (or version) on every endpoint holding it.
     S3DeleteObject: element(z.object({}).strict()).optional(),
-    // Internal: a survey job's operation (survey/survey.ts); refused in a CreateJob request.
+    // Internal: a survey job's operation (operations/survey.ts); refused in a CreateJob request.
     S3SurveyObject: z.object({ Of: z.string(), TargetBucket: z.string().optional() }).optional(),
   })
   .strict()
@@ -366,3 +366,7 @@ export type ManifestGeneratorSpec = NonNullable<
 >["S3JobManifestGenerator"];
 export type ReportSpec = CreateJobInput["Report"];
 export type OperationSpec = CreateJobInput["Operation"];
+
+/** The name of the one operation a job's Operation names (S3PutObjectTagging, ...). */
+export const operationName = (op: object | undefined): string | undefined =>
+  Object.entries(op ?? {}).find(([, v]) => v !== undefined)?.[0];

@@ -5,12 +5,12 @@
 // Run: deno run --allow-net --allow-env --allow-read --allow-run --allow-sys runtime/deno/main.ts
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { getConnInfo } from "hono/deno";
-import { createContext, proveControlStore } from "../../lib/context.ts";
+import { createContext, proveControlStore } from "../../lib/create-context.ts";
 import { capabilityRefresher } from "../../lib/endpoints/capabilities.ts";
 import { readEnv } from "../../lib/env.ts";
 import { apiApp } from "../../lib/handlers/api.ts";
+import { startQueueLoops } from "../../lib/loops.ts";
 import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
-import { startQueueLoops } from "../../lib/queue/loops.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import {
   DEMO_ROLE_ARN,

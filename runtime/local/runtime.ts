@@ -1,21 +1,21 @@
-// The local runtime on Node: the API over @hono/node-server and the queue loops (lib/queue/loops.ts)
+// The local runtime on Node: the API over @hono/node-server and the queue loops (lib/loops.ts)
 // in one process, with pooled keep-alive connections to every gateway. Used by `npm start`, by
 // worker processes (no API) and by the tests.
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { type Context, createContext, proveControlStore } from "../../lib/context.ts";
+import { createContext, proveControlStore, type SqsContext } from "../../lib/create-context.ts";
 import { capabilityRefresher } from "../../lib/endpoints/capabilities.ts";
 import { apiApp } from "../../lib/handlers/api.ts";
+import { type QueueLoopOptions, startQueueLoops } from "../../lib/loops.ts";
 import { ensureBucket } from "../../lib/provision.ts";
-import { type QueueLoopOptions, startQueueLoops } from "../../lib/queue/loops.ts";
 import type { Settings } from "../../lib/settings.ts";
 
 export interface LocalRuntime {
   /** The API's URL; empty for a worker without the API. */
   url: string;
   port: number;
-  ctx: Context;
+  ctx: SqsContext;
   stop(): Promise<void>;
 }
 

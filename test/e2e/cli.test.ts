@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobDescriptor, JobListDescriptor } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProgressView } from "../../lib/jobs/progress-view.ts";
+import type { ProgressView } from "../../lib/api/progress-view.ts";
 import { readText } from "../helpers/buckets.ts";
 import { CLI, cliEnv, cliJson, ROOT, runCli } from "../helpers/cli.ts";
 import { OTHER_ACCOUNT_ID, OTHER_CREDENTIALS } from "../helpers/clients.ts";

@@ -7,9 +7,9 @@ import {
 import type { S3ControlClient } from "@aws-sdk/client-s3-control";
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { createContext } from "../../lib/context.ts";
+import { createContext } from "../../lib/create-context.ts";
+import type { ShardList } from "../../lib/dispatch/plan.ts";
 import { paths } from "../../lib/jobs/paths.ts";
-import type { ShardList } from "../../lib/jobs/plan.ts";
 import { ensureBucket } from "../../lib/provision.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import type { JsonStore } from "../../lib/store/json-store.ts";

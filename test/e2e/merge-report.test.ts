@@ -7,11 +7,12 @@ import { ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@a
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { budgetOf } from "../../lib/budget.ts";
-import { type Context, createContext } from "../../lib/context.ts";
+import type { Context } from "../../lib/context.ts";
+import { createContext } from "../../lib/create-context.ts";
 import { jobGet } from "../../lib/jobs/store.ts";
+import { mergeJob } from "../../lib/merge/merge.ts";
 import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { reportKeys } from "../../lib/report/layout.ts";
-import { mergeJob } from "../../lib/report/merge.ts";
 import { loadSettings } from "../../lib/settings.ts";
 import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { freshBucket, listKeys, readText } from "../helpers/buckets.ts";

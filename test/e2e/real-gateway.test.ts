@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { GatewayCapabilities } from "../../lib/endpoints/capabilities.ts";
-import type { Survey } from "../../lib/survey/survey.ts";
+import type { Survey } from "../../lib/operations/survey.ts";
 import { cliEnv, runCli } from "../helpers/cli.ts";
 import { gatewayClient, TEST_CREDENTIALS } from "../helpers/clients.ts";
 import { createJobInput, runReportedJob } from "../helpers/jobs.ts";

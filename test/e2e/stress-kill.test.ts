@@ -5,7 +5,8 @@
 import { randomUUID } from "node:crypto";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { type Context, createContext } from "../../lib/context.ts";
+import type { Context } from "../../lib/context.ts";
+import { createContext } from "../../lib/create-context.ts";
 import { TERMINAL_STATUSES } from "../../lib/jobs/model.ts";
 import { jobGet } from "../../lib/jobs/store.ts";
 import { loadSettings } from "../../lib/settings.ts";

@@ -15,7 +15,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { Survey } from "../../lib/survey/survey.ts";
+import type { Survey } from "../../lib/operations/survey.ts";
 import { readText } from "../helpers/buckets.ts";
 import { cliEnv, runCli } from "../helpers/cli.ts";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.ts";

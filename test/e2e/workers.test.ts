@@ -5,7 +5,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import type { ChildState } from "../../lib/children/state.ts";
-import { type Context, createContext } from "../../lib/context.ts";
+import type { Context } from "../../lib/context.ts";
+import { createContext } from "../../lib/create-context.ts";
 import { TERMINAL_STATUSES } from "../../lib/jobs/model.ts";
 import { paths } from "../../lib/jobs/paths.ts";
 import { jobGet } from "../../lib/jobs/store.ts";

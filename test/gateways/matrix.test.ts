@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { CreateJobCommandInput } from "@aws-sdk/client-s3-control";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { Survey } from "../../lib/survey/survey.ts";
+import type { Survey } from "../../lib/operations/survey.ts";
 import { cliEnv, runCli } from "../helpers/cli.ts";
 import { TEST_CREDENTIALS } from "../helpers/clients.ts";
 import { createJobInput, runReportedJob } from "../helpers/jobs.ts";

@@ -3,8 +3,8 @@
 // midway, as a Lambda timeout or an OOM kill would leave it. Environment: as bench/merge-worker.ts,
 // plus MERGE_JOB_ID and MERGE_HOME (the endpoint holding the report bucket).
 import { budgetOf } from "../../lib/budget.ts";
-import { createContext } from "../../lib/context.ts";
-import { mergeJob } from "../../lib/report/merge.ts";
+import { createContext } from "../../lib/create-context.ts";
+import { mergeJob } from "../../lib/merge/merge.ts";
 import { loadSettings } from "../../lib/settings.ts";
 
 const ctx = createContext(loadSettings(process.env), "merge");

@@ -12,9 +12,9 @@ import { encodeChildOutput, outcomeLine } from "../../lib/children/output.ts";
 import { progressMarkerKey } from "../../lib/children/progress.ts";
 import type { ChildState } from "../../lib/children/state.ts";
 import type { Context } from "../../lib/context.ts";
+import type { Plan, Shard, ShardList } from "../../lib/dispatch/plan.ts";
 import type { JobRecord } from "../../lib/jobs/model.ts";
 import { type JobRef, paths } from "../../lib/jobs/paths.ts";
-import type { Plan, Shard, ShardList } from "../../lib/jobs/plan.ts";
 import { type ReportRow, reportLine } from "../../lib/report/layout.ts";
 
 export interface SyntheticJobOptions {

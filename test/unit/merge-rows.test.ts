@@ -13,9 +13,9 @@ import {
 import { encodeChildOutput, openChildOutput, outcomeLine } from "../../lib/children/output.ts";
 import type { TaskRow } from "../../lib/manifest/rows.ts";
 import { echoOf } from "../../lib/manifest/rows.ts";
+import { type ChildView, mergeBatch } from "../../lib/merge/merge-rows.ts";
+import { PartCursor } from "../../lib/merge/part-cursor.ts";
 import { type ReportRow, reportLine } from "../../lib/report/layout.ts";
-import { type ChildView, mergeBatch } from "../../lib/report/merge-rows.ts";
-import { PartCursor } from "../../lib/report/part-cursor.ts";
 import { rng } from "../helpers/rng.ts";
 
 type Outcome = { ok: true; message: string } | { ok: false; http: number; code: string; message: string };

@@ -2,7 +2,7 @@
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
-import { abortOpenUploads } from "../../lib/report/orphan-uploads.ts";
+import { abortOpenUploads } from "../../lib/merge/orphan-uploads.ts";
 
 describe("abortOpenUploads", () => {
   it("aborts every open upload under the prefix, across pages, and nothing else", async () => {

@@ -3,7 +3,8 @@ import { Sha256 } from "@aws-crypto/sha256-js";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { describe, expect, it } from "vitest";
-import { type ApiKey, verifySigV4 } from "../../lib/api/sigv4.ts";
+import { verifySigV4 } from "../../lib/api/sigv4.ts";
+import type { ApiKey } from "../../lib/auth/keys.ts";
 
 const key: ApiKey = {
   accessKeyId: "AKIDEXAMPLE",

@@ -3,7 +3,7 @@
 // that would cross gateways (read on the first endpoint holding the object, written to the first
 // holding the target bucket).
 import { describe, expect, it } from "vitest";
-import { SurveyTally } from "../../lib/survey/survey.ts";
+import { SurveyTally } from "../../lib/operations/survey.ts";
 
 const seen = (size: number, storageClass = "STANDARD", wouldFail?: string) =>
   `survey ${JSON.stringify({ size, storageClass, ...(wouldFail ? { wouldFail } : {}) })}`;

@@ -3,8 +3,6 @@
 // outage longer than the configured window turns tasks into failures (503 ServiceUnavailable,
 // naming the endpoint). A child that hands over carries `downSince` to its successor, so the
 // window spans invocations.
-import type { TaskOutcome } from "../operations/types.ts";
-
 export class EndpointAvailability {
   private downSince: number | undefined;
   private lastError = "";
@@ -53,15 +51,9 @@ export class EndpointAvailability {
     return this.downSince !== undefined && this.now() - this.downSince > this.windowMs;
   }
 
-  /** The failed outcome of a task the outage window ran out on. */
-  outcome(): TaskOutcome {
+  /** Why tasks fail once the window ran out: how long, the window, and the last error seen. */
+  outageMessage(): string {
     const seconds = Math.round((this.now() - (this.downSince ?? this.now())) / 1000);
-    return {
-      kind: "failed",
-      http: 503,
-      code: "ServiceUnavailable",
-      // The report prefixes "endpoint <id>: ".
-      message: `unavailable for ${seconds} s (outage window ${Math.round(this.windowMs / 1000)} s)${this.lastError ? `; last error: ${this.lastError}` : ""}`,
-    };
+    return `unavailable for ${seconds} s (outage window ${Math.round(this.windowMs / 1000)} s)${this.lastError ? `; last error: ${this.lastError}` : ""}`;
   }
 }

@@ -4,35 +4,22 @@
 // dispatch or merge message likewise, then the job fails with the reason; a poll message only
 // revives the job's poll chain. Every dead letter is in the job's event log.
 
-import { z } from "zod";
 import { childDeadLettered } from "../children/recover.ts";
 import type { Context } from "../context.ts";
+import { initialDispatchState } from "../dispatch/dispatch.ts";
 import { ConflictError } from "../errors.ts";
-import { initialDispatchState } from "../jobs/dispatch.ts";
 import { TERMINAL_STATUSES } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { jobEvent, jobGet } from "../jobs/store.ts";
 import { JobStatusError, jobMarkFailed } from "../jobs/transitions.ts";
 import { type LeaseFields, leaseLive } from "../leases/lease.ts";
-import { initialMergeState, type MergeState } from "../report/merge-state.ts";
-import {
-  childMessage,
-  dispatchMessage,
-  mergeMessage,
-  type PipelineMessage,
-  pollMessage,
-} from "./messages.ts";
-import type { SqsRecord } from "./partial-batch.ts";
-import { parseRecord, recordBadMessage } from "./sqs-handler.ts";
+import { initialMergeState, type MergeState } from "../merge/merge-state.ts";
+import type { PipelineMessage } from "../steps/messages.ts";
 
 type Deps = Pick<Context, "store" | "queue" | "settings" | "log">;
 
-const anyMessage = z.union([dispatchMessage, childMessage, pollMessage, mergeMessage]);
-
-export async function deadLetter(ctx: Deps, record: SqsRecord): Promise<void> {
-  const msg = parseRecord(anyMessage, record) as PipelineMessage | undefined;
-  if (!msg) return recordBadMessage(ctx, record, "a dead letter that is not a pipeline message");
-  const receives = Number(record.attributes?.ApproximateReceiveCount ?? 0);
+/** A message that died `receives` times the last time it was received. */
+export async function deadLetter(ctx: Deps, msg: PipelineMessage, receives: number): Promise<void> {
   const job = await jobGet(ctx.store, msg);
   if (!job || TERMINAL_STATUSES.includes(job.value.status)) return;
   ctx.log.warn("dead letter", { jobId: msg.jobId, type: msg.type, receives });

@@ -4,14 +4,14 @@
 // a fresh merge invocation carries on. Once the report is written the merge records its counts
 // here before the final status, so a crash in between is finished by poll, without a re-run.
 import type { Context } from "../context.ts";
+import type { WriterState } from "../endpoints/fanout-writer.ts";
 import type { JobRecord, JobStatus } from "../jobs/model.ts";
 import type { JobRef } from "../jobs/paths.ts";
-import { pendingClear } from "../jobs/priority.ts";
 import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
 import type { LeaseFields } from "../leases/lease.ts";
-import type { Survey } from "../survey/survey.ts";
-import type { WriterState } from "./fanout-writer.ts";
-import type { ReportSummary } from "./report-summary.ts";
+import type { Survey } from "../operations/survey.ts";
+import type { ReportSummary } from "../report/report-summary.ts";
+import { pendingClear } from "../steps/priority.ts";
 
 export interface MergeCounts {
   succeeded: number;
@@ -24,7 +24,7 @@ export interface MergeCheckpoint {
   counts: MergeCounts;
   /** The failed rows so far, grouped, and the tasks by endpoint (report-summary.ts). */
   summary: ReportSummary;
-  /** A survey's sums so far (survey/survey.ts). */
+  /** A survey's sums so far (operations/survey.ts). */
   survey?: Survey;
   writers: Partial<Record<"succeeded" | "failed", { state: WriterState; carry: string }>>;
   /** Report gateways lost so far (their outage outlasted the window, or they refused), with why. */

@@ -2,7 +2,15 @@
 // environment variable. No keys configured means every request is refused.
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import type { ApiKey } from "./sigv4.ts";
+
+/** An API access key: the account it acts for and the roles it may pass. */
+export interface ApiKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+  accountId: string;
+  /** The role ARNs (with wildcards) the key may pass; undefined: any role of its account. */
+  roles?: readonly string[];
+}
 
 /** The roles a key may pass: role ARNs, with IAM's wildcards (`arn:aws:iam::123456789012:role/team-a-*`). */
 const rolesSchema = z

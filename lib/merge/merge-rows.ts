@@ -7,7 +7,7 @@ import type { Routing } from "../endpoints/routing.ts";
 import { RetryableError } from "../errors.ts";
 import { csvField } from "../manifest/csv.ts";
 import type { EchoRow } from "../manifest/rows.ts";
-import { ReportTally } from "./report-summary.ts";
+import { ReportTally } from "../report/report-summary.ts";
 
 export interface RowSet {
   has(row: number): boolean;

@@ -1,18 +1,19 @@
 // CreateJob: idempotent per (account, ClientRequestToken). The token is claimed first with a
 // create-if-absent write, then the job record, then the dispatch message; a retry after a crash
 // at any point finds what was written and finishes the rest.
-import type { ApiKey } from "../api/sigv4.ts";
+
 import type { Authority, Origin } from "../auth/authorize.ts";
+import type { ApiKey } from "../auth/keys.ts";
 import type { Context } from "../context.ts";
 import { invalidRequest, S3ControlError } from "../errors.ts";
+import { newJobId } from "../jobs/job-id.ts";
+import { newJobRecord } from "../jobs/model.ts";
+import { paths } from "../jobs/paths.ts";
+import { jobGet } from "../jobs/store.ts";
 import { newAttempt } from "../leases/lease.ts";
 import { bucketOfArn } from "../manifest/location.ts";
 import { checkTarget, NOTIFY_TAG } from "../notify/notify.ts";
 import type { CreateJobInput } from "../s3control/create-job-schema.ts";
-import { newJobId } from "./job-id.ts";
-import { newJobRecord } from "./model.ts";
-import { paths } from "./paths.ts";
-import { jobGet } from "./store.ts";
 
 interface TokenRecord {
   jobId: string;

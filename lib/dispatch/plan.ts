@@ -4,14 +4,14 @@ import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
 import { type Routing, routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
+import type { GeneratedManifestDescriptor, JobRecord } from "../jobs/model.ts";
+import { paths } from "../jobs/paths.ts";
 import { newAttempt } from "../leases/lease.ts";
 import { type GeneratorScan, generateManifest } from "../manifest/generator.ts";
 import { type InventoryScan, normalizeInventory } from "../manifest/inventory.ts";
 import { bucketOfArn, locateManifest, type ManifestObject } from "../manifest/location.ts";
 import { manifestRowBatches } from "../manifest/read-rows.ts";
 import { reportKeys } from "../report/layout.ts";
-import type { GeneratedManifestDescriptor, JobRecord } from "./model.ts";
-import { paths } from "./paths.ts";
 
 export interface Shard {
   index: number;

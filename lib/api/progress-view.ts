@@ -8,11 +8,11 @@ import { runningErrorSummary } from "../children/errors.ts";
 import { listProgress } from "../children/progress.ts";
 import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
+import type { Plan, ShardList } from "../dispatch/plan.ts";
+import { type JobRecord, type ProgressSample, TERMINAL_STATUSES } from "../jobs/model.ts";
+import { type JobRef, paths } from "../jobs/paths.ts";
+import { type Survey, surveyOf } from "../operations/survey.ts";
 import type { ReportSummary, SummaryGroup } from "../report/report-summary.ts";
-import { type Survey, surveyOf } from "../survey/survey.ts";
-import { type JobRecord, type ProgressSample, TERMINAL_STATUSES } from "./model.ts";
-import { type JobRef, paths } from "./paths.ts";
-import type { Plan, ShardList } from "./plan.ts";
 
 export interface EndpointProgress {
   id: string;

@@ -19,10 +19,10 @@ import { type JobRecord, newJobRecord } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { jobGet } from "../jobs/store.ts";
 import { newAttempt } from "../leases/lease.ts";
-import type { Operation, TaskOutcome } from "../operations/types.ts";
-import { objectOf, outcomeFromError } from "../operations/types.ts";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
-import { operationName } from "../s3control/describe-job.ts";
+import { operationName } from "../s3control/create-job-schema.ts";
+import type { Operation, TaskOutcome } from "./types.ts";
+import { objectOf, outcomeFromError } from "./types.ts";
 
 export const SURVEY_SUFFIX = "_s";
 export const surveyRef = (ref: JobRef): JobRef => ({

@@ -2,19 +2,19 @@
 // ListJobs. Each is one conditional write (or a read), mapped to S3 Control errors.
 import type { Context } from "../context.ts";
 import { S3ControlError } from "../errors.ts";
-import { newAttempt } from "../leases/lease.ts";
-import { checkTarget, NOTIFY_TAG } from "../notify/notify.ts";
-import type { JobRecord, JobStatus } from "./model.ts";
-import { type JobRef, paths } from "./paths.ts";
-import { pendingReprioritize } from "./priority.ts";
-import { jobEvent, jobGet, jobUpdate } from "./store.ts";
+import type { JobRecord, JobStatus } from "../jobs/model.ts";
+import { type JobRef, paths } from "../jobs/paths.ts";
+import { jobEvent, jobGet, jobUpdate } from "../jobs/store.ts";
 import {
   JobStatusError,
   jobMarkCancelled,
   jobMarkCancelling,
   jobMarkReady,
   type TransitionPatch,
-} from "./transitions.ts";
+} from "../jobs/transitions.ts";
+import { newAttempt } from "../leases/lease.ts";
+import { checkTarget, NOTIFY_TAG } from "../notify/notify.ts";
+import { pendingReprioritize } from "../steps/priority.ts";
 
 type Deps = Pick<Context, "store" | "queue" | "settings">;
 type Tag = JobRecord["tags"][number];

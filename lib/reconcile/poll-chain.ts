@@ -5,11 +5,11 @@
 // there. A chain that went quiet (its message dead-lettered, say) is revived by the next poll
 // of any kind, and a job waiting in Suspended lets its chain stop until it is confirmed.
 import type { Context } from "../context.ts";
+import type { JobStatus } from "../jobs/model.ts";
+import { TERMINAL_STATUSES } from "../jobs/model.ts";
+import { paths } from "../jobs/paths.ts";
 import { newAttempt } from "../leases/lease.ts";
-import type { PollMessage } from "../queue/messages.ts";
-import type { JobStatus } from "./model.ts";
-import { TERMINAL_STATUSES } from "./model.ts";
-import { paths } from "./paths.ts";
+import type { PollMessage } from "../steps/messages.ts";
 
 interface ChainDoc {
   token: string;

@@ -3,32 +3,25 @@
 // is about to start steps aside while another job of its account with a higher priority still
 // has children waiting: it re-queues itself with a short delay, so the higher-priority job's
 // children take the free workers first. Poll removes a marker once all its job's children started.
-import type { Context } from "../context.ts";
-import type { ChildMessage } from "../queue/messages.ts";
-import { type JobRef, paths } from "./paths.ts";
-import { jobGet } from "./store.ts";
+
+import { type JobRef, paths } from "../jobs/paths.ts";
+import { jobGet } from "../jobs/store.ts";
+import type { JsonStore } from "../store/json-store.ts";
+import type { ChildMessage } from "./messages.ts";
+import type { Queue } from "./queue.ts";
 
 export const STEP_ASIDE_SECONDS = 2;
 
-export async function pendingMark(ctx: Pick<Context, "store">, ref: JobRef, priority: number): Promise<void> {
+export async function pendingMark(ctx: { store: JsonStore }, ref: JobRef, priority: number): Promise<void> {
   await ctx.store.putBytes(paths.pendingMarker(ref, priority), "", "text/plain");
 }
 
-export async function pendingClear(
-  ctx: Pick<Context, "store">,
-  ref: JobRef,
-  priority: number,
-): Promise<void> {
+export async function pendingClear(ctx: { store: JsonStore }, ref: JobRef, priority: number): Promise<void> {
   await ctx.store.delete(paths.pendingMarker(ref, priority));
 }
 
 /** Moves a job's marker to its new priority, if it has one. */
-export async function pendingReprioritize(
-  ctx: Pick<Context, "store">,
-  ref: JobRef,
-  from: number,
-  to: number,
-) {
+export async function pendingReprioritize(ctx: { store: JsonStore }, ref: JobRef, from: number, to: number) {
   if (from === to || !(await ctx.store.getBytes(paths.pendingMarker(ref, from)))) return;
   await pendingMark(ctx, ref, to);
   await pendingClear(ctx, ref, from);
@@ -41,7 +34,7 @@ const markerPattern = /^(\d{10})-(.+)$/;
  * still has children to start. A marker whose job is no longer Active is stale and removed.
  */
 export async function shouldStepAside(
-  ctx: Pick<Context, "store">,
+  ctx: { store: JsonStore },
   msg: ChildMessage,
   ownPriority: number,
 ): Promise<boolean> {
@@ -62,6 +55,6 @@ export async function shouldStepAside(
 }
 
 /** Re-queues a child that stepped aside. */
-export async function requeueChild(ctx: Pick<Context, "queue">, msg: ChildMessage): Promise<void> {
+export async function requeueChild(ctx: { queue: Queue }, msg: ChildMessage): Promise<void> {
   await ctx.queue.send(msg, STEP_ASIDE_SECONDS);
 }

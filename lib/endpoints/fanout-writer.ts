@@ -16,8 +16,8 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { createMD5, type IHasher } from "hash-wasm";
-import type { EndpointAvailability } from "../endpoints/availability.ts";
 import { S3BatchError } from "../errors.ts";
+import type { EndpointAvailability } from "../retry/availability.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
 
 export interface WriteTarget {

@@ -3,15 +3,15 @@
 // calls (lib/handlers/), and loops on the four dead-letter queues calling the poll function, as
 // its event source mappings do on AWS.
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { Context } from "../context.ts";
-import { childHandler } from "../handlers/child.ts";
-import { dispatchHandler } from "../handlers/dispatch.ts";
-import { mergeHandler } from "../handlers/merge.ts";
-import { pollHandler } from "../handlers/poll.ts";
-import { QUEUE_SETTINGS } from "../provision.ts";
-import type { QueueName } from "./messages.ts";
-import { SqsPoller } from "./poller.ts";
-import type { SqsHandler } from "./sqs-handler.ts";
+import type { SqsContext } from "./create-context.ts";
+import { childHandler } from "./handlers/child.ts";
+import { dispatchHandler } from "./handlers/dispatch.ts";
+import { mergeHandler } from "./handlers/merge.ts";
+import { pollHandler } from "./handlers/poll.ts";
+import type { SqsHandler } from "./handlers/sqs-handler.ts";
+import { QUEUE_SETTINGS } from "./provision.ts";
+import { SqsPoller } from "./queue/poller.ts";
+import type { QueueName } from "./steps/messages.ts";
 
 export interface QueueLoopOptions {
   /** Concurrent child invocations (Lambda's reserved concurrency for the child function). */
@@ -32,7 +32,10 @@ async function queueArns(sqs: SQSClient, url: string): Promise<{ arn: string; dl
 }
 
 /** Starts the loops; the returned function stops them, letting running batches finish. */
-export async function startQueueLoops(ctx: Context, o: QueueLoopOptions = {}): Promise<() => Promise<void>> {
+export async function startQueueLoops(
+  ctx: SqsContext,
+  o: QueueLoopOptions = {},
+): Promise<() => Promise<void>> {
   const wrap = o.wrap ?? ((_q, h) => h);
   const handlers: Record<QueueName, SqsHandler> = {
     dispatch: wrap("dispatch", dispatchHandler(ctx)),

@@ -9,13 +9,13 @@ import type { Context } from "../context.ts";
 import { UnrecoverableError } from "../errors.ts";
 import { paths } from "../jobs/paths.ts";
 import { jobEvent } from "../jobs/store.ts";
-import { redeliveryDelaySeconds } from "../retry/policy.ts";
 import {
   processPartialResponse,
   type SqsBatchResponse,
   type SqsEvent,
   type SqsRecord,
-} from "./partial-batch.ts";
+} from "../queue/partial-batch.ts";
+import { redeliveryDelaySeconds } from "../retry/policy.ts";
 
 export type SqsHandler = (event: SqsEvent, invocation?: InvocationContext) => Promise<SqsBatchResponse>;
 

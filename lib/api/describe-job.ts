@@ -1,5 +1,6 @@
 // The JobDescriptor of DescribeJob and the JobListDescriptor of ListJobs, made from a job record.
 import type { JobRecord } from "../jobs/model.ts";
+import { operationName } from "../s3control/create-job-schema.ts";
 
 function progressSummary(job: JobRecord) {
   const active = job.phaseTimes.Active;
@@ -17,9 +18,6 @@ function progressSummary(job: JobRecord) {
 }
 
 /** The name of the one operation an Operation element holds (a job's, or DescribeJob's answer). */
-export const operationName = (op: object | undefined): string | undefined =>
-  Object.entries(op ?? {}).find(([, v]) => v !== undefined)?.[0];
-
 export function jobListDescriptor(job: JobRecord): Record<string, unknown> {
   return {
     JobId: job.jobId,

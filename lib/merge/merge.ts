@@ -15,17 +15,21 @@ import {
   withBitmap,
 } from "../bitmap/valid-bitmap.ts";
 import type { Budget } from "../budget.ts";
-import { jobJournals } from "../children/intents.ts";
 import { type OutcomeEntry, openChildOutput } from "../children/output.ts";
 import { type ChildProgress, childKey, listProgress } from "../children/progress.ts";
 import type { ChildState } from "../children/state.ts";
 import type { Context } from "../context.ts";
+import type { Plan, Shard, ShardList } from "../dispatch/plan.ts";
+import { reportAllowed } from "../dispatch/plan.ts";
+import {
+  AllTargetsFailedError,
+  FanoutWriter,
+  failureOf,
+  type WriteTarget,
+} from "../endpoints/fanout-writer.ts";
 import { RetryableError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
-import type { Plan, Shard, ShardList } from "../jobs/plan.ts";
-import { reportAllowed } from "../jobs/plan.ts";
-import { pendingClear } from "../jobs/priority.ts";
 import { jobGet } from "../jobs/store.ts";
 import { jobMarkFailed } from "../jobs/transitions.ts";
 import { type Lease, leaseAcquire, newAttempt } from "../leases/lease.ts";
@@ -33,12 +37,14 @@ import { bucketOfArn } from "../manifest/location.ts";
 import { echoRowBatches } from "../manifest/read-rows.ts";
 import type { EchoRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
+import { jobJournals } from "../operations/intents.ts";
+import { SurveyTally } from "../operations/survey.ts";
 import { abortRegisteredUploads } from "../operations/uploads.ts";
-import type { MergeMessage } from "../queue/messages.ts";
+import { REPORT_FORMAT, REPORT_SCHEMA, type ReportManifest, reportKeys } from "../report/layout.ts";
+import { ReportTally } from "../report/report-summary.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
-import { SurveyTally } from "../survey/survey.ts";
-import { AllTargetsFailedError, FanoutWriter, failureOf, type WriteTarget } from "./fanout-writer.ts";
-import { REPORT_FORMAT, REPORT_SCHEMA, type ReportManifest, reportKeys } from "./layout.ts";
+import type { MergeMessage } from "../steps/messages.ts";
+import { pendingClear } from "../steps/priority.ts";
 import {
   type ChildView,
   type MergedBatch,
@@ -57,7 +63,6 @@ import {
 } from "./merge-state.ts";
 import { abortOpenUploads } from "./orphan-uploads.ts";
 import { PartCursor } from "./part-cursor.ts";
-import { ReportTally } from "./report-summary.ts";
 
 type Status = "succeeded" | "failed";
 

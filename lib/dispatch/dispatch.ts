@@ -7,13 +7,9 @@
 import type { Budget } from "../budget.ts";
 import type { Context } from "../context.ts";
 import { ConflictError, UnrecoverableError } from "../errors.ts";
-import { type LeaseFields, leaseAcquire, newAttempt } from "../leases/lease.ts";
-import type { DispatchMessage } from "../queue/messages.ts";
-import type { JobRecord } from "./model.ts";
-import { type JobRef, paths } from "./paths.ts";
-import { buildPlan, type Plan, type PlanScan, type ShardList, type SourceScan } from "./plan.ts";
-import { pendingMark } from "./priority.ts";
-import { jobGet } from "./store.ts";
+import type { JobRecord } from "../jobs/model.ts";
+import { type JobRef, paths } from "../jobs/paths.ts";
+import { jobGet } from "../jobs/store.ts";
 import {
   JobStatusError,
   jobMarkActive,
@@ -21,7 +17,11 @@ import {
   jobMarkPreparing,
   jobMarkReady,
   jobMarkSuspended,
-} from "./transitions.ts";
+} from "../jobs/transitions.ts";
+import { type LeaseFields, leaseAcquire, newAttempt } from "../leases/lease.ts";
+import type { DispatchMessage } from "../steps/messages.ts";
+import { pendingMark } from "../steps/priority.ts";
+import { buildPlan, type Plan, type PlanScan, type ShardList, type SourceScan } from "./plan.ts";
 
 /** dispatch.json: the dispatch lease, the scan of a handed-over planning, and what is done. */
 export interface DispatchState extends LeaseFields {

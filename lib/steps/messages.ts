@@ -30,7 +30,7 @@ export const pollMessage = z.object({
   ...jobRef,
   /**
    * A chained poll sends its successor until the job ends (or waits in Suspended); `token` and
-   * `prev` keep one chain per job (see jobs/poll-chain.ts). A nudge from a child does not chain.
+   * `prev` keep one chain per job (see reconcile/poll-chain.ts). A nudge from a child does not chain.
    */
   chain: z.boolean(),
   token: token.optional(),
@@ -44,3 +44,6 @@ export type PollMessage = z.infer<typeof pollMessage>;
 export type MergeMessage = z.infer<typeof mergeMessage>;
 export type PipelineMessage = DispatchMessage | ChildMessage | PollMessage | MergeMessage;
 export type QueueName = PipelineMessage["type"];
+
+/** Any pipeline message: what a dead-letter queue holds. */
+export const anyMessage = z.union([dispatchMessage, childMessage, pollMessage, mergeMessage]);

@@ -8,9 +8,8 @@
 // one per task. Objects whose rows all lie before the committed checkpoint are dropped.
 //   intents/<endpoint>/<shard>/<server time>-<attempt>-<seq>   lines of {"row":n,...intent}
 
-import { type JobRef, paths } from "../jobs/paths.ts";
+import { type ChildRef, type JobRef, paths } from "../jobs/paths.ts";
 import type { JsonStore } from "../store/json-store.ts";
-import type { ChildRef } from "./state.ts";
 
 /** What an operation recorded for a row: small JSON (an upload's ID and size, a delete, ...). */
 export type Intent = Record<string, unknown>;
