@@ -7,7 +7,7 @@ import { createS3Client, EndpointClients, type HttpHandlerFactory } from "./endp
 import { PipelineQueue } from "./queue/sqs-queue.ts";
 import { CONTROL_SDK_RETRY } from "./retry/policy.ts";
 import type { Settings } from "./settings.ts";
-import { JsonStore } from "./store/json-store.ts";
+import { S3JsonStore } from "./store/json-store.ts";
 import { proveConditionalWrites, storeName } from "./store/probe.ts";
 import { createLogger } from "./util/logger.ts";
 
@@ -36,7 +36,7 @@ export function createContext(settings: Settings, component: string, o: ContextO
     ...CONTROL_SDK_RETRY,
     ...(o.httpHandler ? { requestHandler: o.httpHandler(64) as SQSClientConfig["requestHandler"] } : {}),
   });
-  const store = new JsonStore(controlS3, settings.internalBucket);
+  const store = new S3JsonStore(controlS3, settings.internalBucket);
   const workerId = holderId();
   const log = createLogger(component, settings.logLevel, undefined, { worker: workerId });
   store.log = log;

@@ -1,5 +1,6 @@
 // Reads the process environment, and small configuration files, on Node, Lambda and Deno alike
 // without importing a runtime module.
+import { ConfigError } from "./errors.ts";
 
 type EnvSource = Record<string, string | undefined>;
 
@@ -23,6 +24,6 @@ export function readTextFile(path: string): string {
   const fs = g.process?.getBuiltinModule?.("node:fs") as
     | { readFileSync(path: string, encoding: "utf8"): string }
     | undefined;
-  if (!fs) throw new Error("this runtime cannot read files");
+  if (!fs) throw new ConfigError("this runtime cannot read files");
   return fs.readFileSync(path, "utf8");
 }

@@ -9,14 +9,28 @@ export class S3BatchError extends Error {
   }
 }
 
+/** The deployment's configuration is wrong (an environment variable, a file it names): nothing starts. */
+export class ConfigError extends S3BatchError {}
+
 /** A conditional write lost its race: the caller re-reads and decides again. */
 export class ConflictError extends S3BatchError {}
 
 /** A transient failure (throttling, network, a reconciler that must wait): redeliver the message. */
 export class RetryableError extends S3BatchError {}
 
+/** A document kept changing under every conditional write the retry policy allows: try later. */
+export class ContentionError extends RetryableError {}
+
 /** Work given up because its signal fired (a handover, a lost lease, a cancel): not a failure. */
 export class StoppedError extends S3BatchError {}
+
+/**
+ * A gateway's shared budget could not be settled for three leases (the control store is away): the
+ * request counts as the endpoint's unavailability (retry/policy.ts), so the outage window applies.
+ */
+export class BudgetUnavailableError extends S3BatchError {
+  override readonly name = "BudgetUnavailable";
+}
 
 /** A failure that no retry can fix: the job records it and fails. */
 export class UnrecoverableError extends S3BatchError {

@@ -1,8 +1,10 @@
 // Runtime settings read from the environment, each with a default and a bound.
+
 import { type ApiKey, parseApiKeys } from "./auth/keys.ts";
 import { parseRoles, type Role } from "./auth/roles.ts";
 import { type Endpoint, parseEndpoints } from "./endpoints/config.ts";
 import { readTextFile } from "./env.ts";
+import { ConfigError } from "./errors.ts";
 import type { QueueUrls } from "./steps/queue.ts";
 
 export interface Settings {
@@ -80,13 +82,13 @@ function int(
   if (raw === undefined || raw === "") return def;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max)
-    throw new Error(`${name} must be an integer in [${min}, ${max}]`);
+    throw new ConfigError(`${name} must be an integer in [${min}, ${max}]`);
   return n;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
   const v = env[name];
-  if (!v) throw new Error(`${name} is not set`);
+  if (!v) throw new ConfigError(`${name} is not set`);
   return v;
 }
 
@@ -102,7 +104,7 @@ function document(
   try {
     return readFile(file);
   } catch (err) {
-    throw new Error(`${name}_FILE ${file} cannot be read: ${(err as Error).message}`);
+    throw new ConfigError(`${name}_FILE ${file} cannot be read: ${(err as Error).message}`);
   }
 }
 
@@ -122,9 +124,9 @@ export function loadSettings(
 ): Settings {
   const level = env.S3BATCH_LOG_LEVEL ?? "info";
   if (!["debug", "info", "warn", "error"].includes(level))
-    throw new Error("S3BATCH_LOG_LEVEL is not a level");
+    throw new ConfigError("S3BATCH_LOG_LEVEL is not a level");
   const endpointsDoc = document(env, "S3BATCH_ENDPOINTS", readFile);
-  if (!endpointsDoc) throw new Error("S3BATCH_ENDPOINTS (or S3BATCH_ENDPOINTS_FILE) is not set");
+  if (!endpointsDoc) throw new ConfigError("S3BATCH_ENDPOINTS (or S3BATCH_ENDPOINTS_FILE) is not set");
   const endpoints = parseEndpoints(endpointsDoc, env);
   return {
     endpoints,
@@ -198,15 +200,15 @@ function lambdaFunctions(raw: string | undefined): Record<string, string> {
   try {
     doc = JSON.parse(raw);
   } catch {
-    throw new Error("S3BATCH_LAMBDA_FUNCTIONS is not JSON");
+    throw new ConfigError("S3BATCH_LAMBDA_FUNCTIONS is not JSON");
   }
   if (!doc || typeof doc !== "object" || Array.isArray(doc))
-    throw new Error("S3BATCH_LAMBDA_FUNCTIONS must be an object");
+    throw new ConfigError("S3BATCH_LAMBDA_FUNCTIONS must be an object");
   const entries = Object.entries(doc);
-  if (entries.length > 100) throw new Error("S3BATCH_LAMBDA_FUNCTIONS maps at most 100 functions");
+  if (entries.length > 100) throw new ConfigError("S3BATCH_LAMBDA_FUNCTIONS maps at most 100 functions");
   for (const [arn, url] of entries) {
     if (typeof url !== "string" || !/^https?:\/\/[^\s]{1,2000}$/.test(url) || arn.length > 2048)
-      throw new Error("S3BATCH_LAMBDA_FUNCTIONS maps each FunctionArn to an http(s) URL");
+      throw new ConfigError("S3BATCH_LAMBDA_FUNCTIONS maps each FunctionArn to an http(s) URL");
   }
   return doc as Record<string, string>;
 }

@@ -16,7 +16,7 @@ import type { Hono, Context as HonoContext } from "hono";
 import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Plan } from "../dispatch/plan.ts";
 import { capabilityTables } from "../endpoints/capabilities.ts";
-import { invalidRequest, notFound, S3ControlError } from "../errors.ts";
+import { invalidRequest, notFound, S3ControlError, UnrecoverableError } from "../errors.ts";
 import { TERMINAL_STATUSES } from "../jobs/model.ts";
 import { paths } from "../jobs/paths.ts";
 import { bucketOfArn } from "../manifest/location.ts";
@@ -140,7 +140,8 @@ export function registerExtensions(
         if (!listed)
           return new Response("", { headers: { "content-type": "text/csv", "x-s3batch-endpoint": id } });
         const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        if (!out.Body) throw new Error("no body");
+        if (!out.Body)
+          throw new UnrecoverableError("InternalError", "the report object came back without a body");
         return new Response(out.Body.transformToWebStream(), {
           headers: { "content-type": "text/csv", "x-s3batch-endpoint": id },
         });

@@ -1,7 +1,9 @@
 // API access keys: each maps to one account ID. A JSON or YAML list, secrets inline or named by
 // environment variable. No keys configured means every request is refused.
+
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ConfigError } from "../errors.ts";
 
 /** An API access key: the account it acts for and the roles it may pass. */
 export interface ApiKey {
@@ -40,18 +42,18 @@ export function parseApiKeys(text: string | undefined, env: Record<string, strin
   try {
     raw = parseYaml(text);
   } catch {
-    throw new Error("S3BATCH_API_KEYS is neither JSON nor YAML");
+    throw new ConfigError("S3BATCH_API_KEYS is neither JSON nor YAML");
   }
   const parsed = z.array(keySchema).max(10_000).safeParse(raw);
   if (!parsed.success) {
-    throw new Error(
+    throw new ConfigError(
       `invalid S3BATCH_API_KEYS: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
     );
   }
   return parsed.data.map((k) => {
     if ("secretAccessKey" in k) return k;
     const secret = env[k.secretAccessKeyEnv];
-    if (!secret) throw new Error(`invalid S3BATCH_API_KEYS: ${k.secretAccessKeyEnv} is not set`);
+    if (!secret) throw new ConfigError(`invalid S3BATCH_API_KEYS: ${k.secretAccessKeyEnv} is not set`);
     return {
       accessKeyId: k.accessKeyId,
       secretAccessKey: secret,

@@ -6,11 +6,13 @@ import { bitmapsReady, deserializeBitmap } from "../bitmap/valid-bitmap.ts";
 import type { Context } from "../context.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
-import { type ChildRef, paths } from "../jobs/paths.ts";
+import { paths } from "../jobs/paths.ts";
 import { type Lease, leaseAcquire, newAttempt } from "../leases/lease.ts";
 import type { ChildMessage } from "../steps/messages.ts";
 import { requeueChild, shouldStepAside } from "../steps/priority.ts";
+import { comeBackAfterSeconds } from "../steps/step.ts";
 import type { Pending } from "./checkpoint.ts";
+import { childStepRef } from "./child-step.ts";
 import { readChildOutput } from "./output.ts";
 import { type ChildState, childSettled, initialChildState } from "./state.ts";
 
@@ -18,17 +20,10 @@ export type TakeOver =
   | { kind: "held"; lease: Lease<ChildState>; resumed: Pending | undefined }
   | { kind: "busy" | "settled" | "stepped-aside" };
 
-export const childRefOf = (msg: ChildMessage): ChildRef => ({
-  accountId: msg.accountId,
-  jobId: msg.jobId,
-  endpointId: msg.endpointId,
-  shard: msg.shard,
-});
-
 /** Takes the child's lease for a new attempt and loads what its last checkpoint left pending. */
 export async function childTakeOver(ctx: Context, msg: ChildMessage, job: JobRecord): Promise<TakeOver> {
   const { store } = ctx;
-  const ref = childRefOf(msg);
+  const ref = childStepRef(msg);
   const key = paths.childState(ref, ref.endpointId, ref.shard);
   if (!(await store.get<ChildState>(key)) && job.status === "Active") {
     if (await shouldStepAside(ctx, msg, job.priority)) {
@@ -55,9 +50,8 @@ export async function childTakeOver(ctx: Context, msg: ChildMessage, job: JobRec
   if (acquired.kind === "busy") {
     // A holder that missed its heartbeats is probably gone: come back just after its lease ends
     // rather than wait for the reconciler. A live holder's copy is a duplicate and is dropped.
-    const leaseMs = ctx.settings.leaseSeconds * 1000;
-    if (acquired.doc.ageMs > leaseMs / 3 + 1000)
-      await ctx.queue.send(msg, Math.ceil((leaseMs - acquired.doc.ageMs) / 1000) + 1);
+    const delay = comeBackAfterSeconds(acquired.doc, ctx.settings.leaseSeconds * 1000);
+    if (delay !== undefined) await ctx.queue.send(msg, delay);
     return { kind: "busy" };
   }
   const { lease } = acquired;

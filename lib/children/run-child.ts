@@ -29,8 +29,9 @@ import { verifierFor, wantsVerification } from "../operations/verify.ts";
 import type { ChildMessage } from "../steps/messages.ts";
 import { mapOrdered } from "../util/map-ordered.ts";
 import { CheckpointWriter } from "./checkpoint.ts";
+import { childStepRef } from "./child-step.ts";
 import { placementOf, soleHolder } from "./placement.ts";
-import { childRefOf, childTakeOver } from "./resume.ts";
+import { childTakeOver } from "./resume.ts";
 import { type ChildState, shardEnd } from "./state.ts";
 import { probeBucket, runTask } from "./task-runner.ts";
 
@@ -38,7 +39,7 @@ const MISSING: TaskOutcome = { kind: "missing" };
 
 /** Runs (or resumes) the child named by `msg`; a settled child is left as it is. */
 export async function runChild(ctx: Context, msg: ChildMessage, budget: Budget): Promise<void> {
-  const ref = childRefOf(msg);
+  const ref = childStepRef(msg);
   const job = (await jobGet(ctx.store, ref))?.value;
   const plan = (await ctx.store.get<Plan>(paths.plan(ref)))?.value;
   if (!job || !plan)

@@ -6,7 +6,7 @@
 // tolerate.
 import type { Budget } from "../budget.ts";
 import type { Context } from "../context.ts";
-import { ConflictError, UnrecoverableError } from "../errors.ts";
+import { UnrecoverableError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { jobGet } from "../jobs/store.ts";
@@ -167,17 +167,5 @@ export async function dispatchStateUpdate(
   ref: JobRef,
   change: (s: DispatchState) => DispatchState | undefined,
 ): Promise<void> {
-  const key = paths.dispatchState(ref);
-  for (let i = 0; i < 5; i++) {
-    const doc =
-      (await ctx.store.get<DispatchState>(key)) ?? (await ctx.store.createOrGet(key, initialDispatchState()));
-    const next = change(doc.value);
-    if (!next) return;
-    try {
-      await ctx.store.replace(key, next, doc.etag);
-      return;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-    }
-  }
+  await ctx.store.update(paths.dispatchState(ref), change, { initial: initialDispatchState });
 }

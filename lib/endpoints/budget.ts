@@ -11,7 +11,9 @@
 // Every request to the gateway takes a slot (an SDK middleware), from sending until its response
 // body has been read or dropped, so SDK retries, streamed downloads and multipart parts all count.
 import type { S3Client } from "@aws-sdk/client-s3";
-import { ConflictError } from "../errors.ts";
+import { BudgetUnavailableError, ContentionError, StoppedError } from "../errors.ts";
+import { heartbeatMs } from "../leases/lease.ts";
+import { CONFLICT_RETRY, sleep } from "../retry/policy.ts";
 import type { JsonStore } from "../store/json-store.ts";
 import type { Logger } from "../util/logger.ts";
 
@@ -112,16 +114,18 @@ export class SharedBudget {
         const timer = setTimeout(() => {
           if (this.failing)
             drop(
-              Object.assign(new Error(`the budget of ${this.endpointId} cannot be read: ${this.failing}`), {
-                name: "BudgetUnavailable",
-              }),
+              new BudgetUnavailableError(`the budget of ${this.endpointId} cannot be read: ${this.failing}`),
             );
         }, 3 * this.leaseMs);
         waiter.resolve = () => {
           clearTimeout(timer);
           resolve();
         };
-        signal?.addEventListener("abort", () => drop(signal.reason ?? new Error("aborted")), { once: true });
+        signal?.addEventListener(
+          "abort",
+          () => drop(signal.reason ?? new StoppedError("the wait for a slot was stopped")),
+          { once: true },
+        );
       });
     }
     let released = false;
@@ -146,7 +150,7 @@ export class SharedBudget {
   /** Starts renewing (and, when requests wait, asks for slots at once). */
   private demand(): void {
     this.wanted = true;
-    this.timer ??= setInterval(() => void this.tick(), this.leaseMs / 3);
+    this.timer ??= setInterval(() => void this.tick(), heartbeatMs(this.leaseMs));
     void this.tick();
   }
 
@@ -177,33 +181,40 @@ export class SharedBudget {
   }
 
   private async settle(): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const now = this.store.serverNow();
-      const doc =
-        (await this.store.get<BudgetDoc>(this.key)) ??
-        (await this.store.createOrGet<BudgetDoc>(this.key, { holders: {} }));
-      const holders = Object.fromEntries(
-        Object.entries(doc.value.holders).filter(
-          ([id, h]) => id === this.holder || now - h.at < this.leaseMs,
-        ),
+    for (let round = 0; round < CONFLICT_RETRY.attempts; round++) {
+      let recorded: { slots: number; at: number } | undefined;
+      let shrinkTo: number | undefined;
+      await this.store.update<BudgetDoc>(
+        this.key,
+        (doc) => {
+          recorded = undefined;
+          shrinkTo = undefined;
+          const now = this.store.serverNow();
+          const holders = Object.fromEntries(
+            Object.entries(doc.holders).filter(([id, h]) => id === this.holder || now - h.at < this.leaseMs),
+          );
+          const want = this.want();
+          const target = nextSlots(this.budget, { holders }, this.holder, want);
+          // Shrink before recording fewer slots: the requests in flight must fit the new number.
+          if (target < this.active) {
+            shrinkTo = target;
+            return undefined;
+          }
+          if (want === 0 && target === 0) delete holders[this.holder];
+          else holders[this.holder] = { slots: target, want, at: now };
+          recorded = { slots: target, at: now };
+          return { holders };
+        },
+        { initial: () => ({ holders: {} }) },
       );
-      const want = this.want();
-      const target = nextSlots(this.budget, { holders }, this.holder, want);
-      // Shrink before recording fewer slots: the requests in flight must fit the new number.
-      if (target < this.slots) {
-        this.slots = target;
-        while (this.active > target) await new Promise((r) => setTimeout(r, 20));
+      if (shrinkTo !== undefined) {
+        this.slots = Math.min(this.slots, shrinkTo);
+        while (this.active > shrinkTo) await sleep(20);
+        continue;
       }
-      if (want === 0 && target === 0) delete holders[this.holder];
-      else holders[this.holder] = { slots: target, want, at: now };
-      try {
-        await this.store.replace(this.key, { holders }, doc.etag);
-      } catch (err) {
-        if (err instanceof ConflictError) continue;
-        throw err;
-      }
-      this.slots = target;
-      this.validUntil = now + this.leaseMs;
+      if (!recorded) return;
+      this.slots = recorded.slots;
+      this.validUntil = recorded.at + this.leaseMs;
       this.wake();
       // Stop renewing only when nothing wants a slot now, not just when the recorded want was 0.
       if (this.want() === 0 && this.wanted) {
@@ -213,6 +224,7 @@ export class SharedBudget {
       }
       return;
     }
+    throw new ContentionError(`the budget of ${this.endpointId} kept shrinking under its requests`);
   }
 
   /** Takes a slot for every request `s3` sends, held until its response body is done with. */

@@ -3,8 +3,10 @@
 // operations across all the children that one process runs. The HTTP handler comes from the
 // runtime adapter (the Node runtime pools keep-alive sockets, capped at the endpoint's
 // concurrency); without one, the SDK's own default for the runtime is used.
+
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import pLimit, { type LimitFunction } from "p-limit";
+import { ConfigError } from "../errors.ts";
 import { EndpointAvailability } from "../retry/availability.ts";
 import { gatewaySdkRetry } from "../retry/policy.ts";
 import type { JsonStore } from "../store/json-store.ts";
@@ -96,7 +98,7 @@ export class EndpointClients {
 
   get(id: string): EndpointClient {
     const c = this.byId.get(id);
-    if (!c) throw new Error(`endpoint ${id} is not configured`);
+    if (!c) throw new ConfigError(`endpoint ${id} is not configured`);
     return c;
   }
 

@@ -1,8 +1,10 @@
 // Gateway endpoint configuration: one JSON or YAML document, from a file or an environment
 // variable. Credentials may be given inline or named by environment variable; either way they
 // stay inside the Endpoint object and are never serialised (see redactEndpoint).
+
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ConfigError } from "../errors.ts";
 
 const credentialsSchema = z.union([
   z.object({
@@ -65,17 +67,17 @@ export function parseEndpoints(text: string, env: Record<string, string | undefi
   try {
     raw = parseYaml(text); // YAML is a superset of JSON
   } catch {
-    throw new Error("endpoint configuration is neither JSON nor YAML");
+    throw new ConfigError("endpoint configuration is neither JSON nor YAML");
   }
   const parsed = documentSchema.safeParse(raw);
   if (!parsed.success) {
     // zod's issues name paths and rules, never the values, so no secret is echoed here.
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new Error(`invalid endpoint configuration: ${issues.join("; ")}`);
+    throw new ConfigError(`invalid endpoint configuration: ${issues.join("; ")}`);
   }
   const seen = new Set<string>();
   return parsed.data.map((e) => {
-    if (seen.has(e.id)) throw new Error(`invalid endpoint configuration: duplicate id ${e.id}`);
+    if (seen.has(e.id)) throw new ConfigError(`invalid endpoint configuration: duplicate id ${e.id}`);
     seen.add(e.id);
     const { credentials, ...rest } = e;
     if (!credentials) return rest;
@@ -83,7 +85,7 @@ export function parseEndpoints(text: string, env: Record<string, string | undefi
     const accessKeyId = env[credentials.accessKeyIdEnv];
     const secretAccessKey = env[credentials.secretAccessKeyEnv];
     if (!accessKeyId || !secretAccessKey) {
-      throw new Error(
+      throw new ConfigError(
         `invalid endpoint configuration: ${e.id} names credential variables that are not set (${credentials.accessKeyIdEnv}, ${credentials.secretAccessKeyEnv})`,
       );
     }

@@ -39,6 +39,12 @@ interface Upload {
 }
 
 /** Every target of a writer failed: nothing of the object was written anywhere. */
+/** A writer's saved state does not fit the targets it is resumed with. */
+export class WriterStateError extends S3BatchError {}
+
+/** A line longer than the margin a part keeps for it. */
+export class ReportLineError extends S3BatchError {}
+
 export class AllTargetsFailedError extends S3BatchError {}
 
 /** A writer's progress, without the unsent part's bytes (kept apart, see `save`). */
@@ -128,7 +134,8 @@ export class FanoutWriter {
     w.nextPart = state.nextPart;
     for (const [i, why] of Object.entries(state.failed ?? {})) w.dropped.set(Number(i), why);
     if (state.uploads) {
-      if (state.uploads.length !== targets.length) throw new Error("a saved writer has other targets");
+      if (state.uploads.length !== targets.length)
+        throw new WriterStateError("a saved writer has other targets");
       w.uploads = state.uploads.map((u, i) => ({
         target: targets[i] as WriteTarget,
         uploadId: u.uploadId,
@@ -204,9 +211,9 @@ export class FanoutWriter {
       const line = text.slice(from, to);
       if (!this.tryAppend(line)) {
         // Only a full part is sent: a line never outgrows the margin left past partBytes.
-        if (this.used < this.partBytes) throw new Error(`a report line over ${MARGIN} bytes`);
+        if (this.used < this.partBytes) throw new ReportLineError(`a report line over ${MARGIN} bytes`);
         await this.flushPart();
-        if (!this.tryAppend(line)) throw new Error(`a report line over ${MARGIN} bytes`);
+        if (!this.tryAppend(line)) throw new ReportLineError(`a report line over ${MARGIN} bytes`);
       }
       from = to;
     }

@@ -79,6 +79,8 @@ export interface JobRecord {
   surveyOf?: string;
   /** Where CreateJob came from: the aws:SourceIp the job's role is evaluated with. */
   origin?: { sourceIp?: string };
+  /** Children given up (AttemptsExhausted) per endpoint: the count its FailureReason states. */
+  exhaustedShards?: Record<string, number>;
 }
 
 /** A job's first record, as CreateJob (or a survey) writes it: New, with nothing done yet. */

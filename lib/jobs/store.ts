@@ -1,37 +1,22 @@
 // Reading and conditionally updating job records, plus the per-job event log.
-import { ConflictError } from "../errors.ts";
 import type { JsonStore } from "../store/json-store.ts";
 import type { JobRecord } from "./model.ts";
 import { type JobRef, paths } from "./paths.ts";
-
-const MAX_ATTEMPTS = 8;
 
 export async function jobGet(store: JsonStore, ref: JobRef) {
   return store.get<JobRecord>(paths.job(ref));
 }
 
 /**
- * Applies `change` to the current record as one conditional write. `change` returns the new
- * record, or undefined to leave it as it is. A lost race re-reads and decides again.
+ * Applies `change` to the current record as one conditional write (JsonStore.update). `change`
+ * returns the new record, or undefined to leave it as it is. A lost race re-reads and decides again.
  */
 export async function jobUpdate(
   store: JsonStore,
   ref: JobRef,
   change: (job: JobRecord) => JobRecord | undefined,
 ): Promise<JobRecord | undefined> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = await jobGet(store, ref);
-    if (!current) return undefined;
-    const next = change(current.value);
-    if (!next) return current.value;
-    try {
-      await store.replace(paths.job(ref), next, current.etag);
-      return next;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-    }
-  }
-  throw new ConflictError(`job ${ref.jobId} kept changing under ${MAX_ATTEMPTS} attempts`);
+  return (await store.update<JobRecord>(paths.job(ref), change))?.value;
 }
 
 /** Appends one event to the job's log: one object per event, so writers never contend. */

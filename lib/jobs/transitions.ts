@@ -119,3 +119,40 @@ export const jobMarkCancelling = mark("Cancelling");
 export const jobMarkCancelled = mark("Cancelled");
 export const jobMarkFailing = mark("Failing");
 export const jobMarkFailed = mark("Failed");
+
+/** The failure code of rows whose child was given up, and of its FailureReason on the job. */
+export const EXHAUSTED_CODE = "AttemptsExhausted";
+
+/**
+ * Notes a child given up on `endpointId` in the job record: the endpoint's count goes up by one and
+ * its one FailureReason (bounded by the endpoint count, whatever the number of shards) says how
+ * many and the latest reason. Not a status change: the job carries on, and the failure threshold
+ * sees the child's rows as failed.
+ */
+export async function jobNoteExhausted(
+  store: JsonStore,
+  ref: JobRef,
+  endpointId: string,
+  message: string,
+): Promise<void> {
+  const prefix = `endpoint ${endpointId}: `;
+  await jobUpdate(store, ref, (j) => {
+    const shards = (j.exhaustedShards?.[endpointId] ?? 0) + 1;
+    const reason: FailureReason = {
+      FailureCode: EXHAUSTED_CODE,
+      FailureReason:
+        `${prefix}${shards} ${shards === 1 ? "shard" : "shards"} not completed; last: ${message}`.slice(
+          0,
+          256,
+        ),
+    };
+    const at = j.failureReasons.findIndex(
+      (r) => r.FailureCode === EXHAUSTED_CODE && r.FailureReason.startsWith(prefix),
+    );
+    const failureReasons =
+      at === -1
+        ? [...j.failureReasons, reason].slice(0, MAX_FAILURE_REASONS)
+        : j.failureReasons.map((r, i) => (i === at ? reason : r));
+    return { ...j, failureReasons, exhaustedShards: { ...j.exhaustedShards, [endpointId]: shards } };
+  });
+}

@@ -8,7 +8,7 @@
 // live lease held by another attempt means someone is on it, and the delivery leaves. Every
 // write is conditional on the ETag last written, so a holder that lost its lease (it stalled,
 // someone took over) finds out at its next write: its `lost` signal fires and it stops.
-import { ConflictError } from "../errors.ts";
+import { ConflictError, ContentionError } from "../errors.ts";
 import type { JsonStore, Stored } from "../store/json-store.ts";
 import type { Logger } from "../util/logger.ts";
 
@@ -21,7 +21,12 @@ export interface LeaseFields {
   stalled: number;
   /** Times the step's message reached its dead-letter queue. */
   deadLetters?: number;
+  /** When the reconciler last released a lapsed lease and sent the step again (steps/step.ts). */
+  redrivenAt?: string;
 }
+
+/** A holder renews its lease this often: three beats to a lease, so one missed beat is no loss. */
+export const heartbeatMs = (leaseMs: number) => leaseMs / 3;
 
 /** Whether a lease document shows a live holder. */
 export const leaseLive = (doc: Pick<Stored<LeaseFields>, "value" | "ageMs">, leaseMs: number) =>
@@ -53,31 +58,41 @@ export async function leaseAcquire<T extends LeaseFields>(
   attempt: string,
   o: AcquireOptions<T>,
 ): Promise<Acquired<T> | undefined> {
-  for (let i = 0; i < 4; i++) {
-    let doc: Stored<T> | undefined = await store.get<T>(key);
-    if (!doc) {
-      if (!o.initial) return undefined;
-      doc = await store.createOrGet<T>(key, o.initial());
-    }
-    if (o.finished(doc.value)) return { kind: "finished", doc };
-    if (doc.value.lease && doc.value.lease.attempt !== attempt && leaseLive(doc, o.leaseMs))
-      return { kind: "busy", doc };
-    const taken: T = {
-      ...doc.value,
-      lease: { attempt, renewedAt: new Date().toISOString() },
-      attempts: doc.value.attempts + 1,
-      stalled: doc.value.stalled + 1,
-    };
-    const value = o.take ? o.take(taken) : taken;
-    try {
-      const etag = await store.replace(key, value, doc.etag);
-      return { kind: "held", lease: new Lease(store, key, value, etag, attempt, o.leaseMs, o.log) };
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-    }
+  let found: Acquired<T> | undefined;
+  let taken: T | undefined;
+  let doc: Stored<T> | undefined;
+  try {
+    doc = await store.update<T>(
+      key,
+      (value, current) => {
+        taken = undefined;
+        if (o.finished(value)) found = { kind: "finished", doc: current };
+        else if (value.lease && value.lease.attempt !== attempt && leaseLive(current, o.leaseMs))
+          found = { kind: "busy", doc: current };
+        else {
+          found = undefined;
+          const next: T = {
+            ...value,
+            lease: { attempt, renewedAt: new Date().toISOString() },
+            attempts: (value.attempts ?? 0) + 1,
+            stalled: (value.stalled ?? 0) + 1,
+          };
+          taken = o.take ? o.take(next) : next;
+        }
+        return taken;
+      },
+      o.initial ? { initial: o.initial } : {},
+    );
+  } catch (err) {
+    // Taken and retaken under us through every attempt: someone is on it.
+    if (!(err instanceof ContentionError)) throw err;
+    const now = await store.get<T>(key);
+    return now ? { kind: "busy", doc: now } : undefined;
   }
-  const doc = await store.get<T>(key);
-  return doc ? { kind: "busy", doc } : undefined;
+  if (!doc) return undefined;
+  if (found) return found;
+  if (!taken) return undefined;
+  return { kind: "held", lease: new Lease(store, key, taken, doc.etag, attempt, o.leaseMs, o.log) };
 }
 
 /** A held lease: serialized conditional writes of its document, and the heartbeat. */
@@ -116,7 +131,7 @@ export class Lease<T extends LeaseFields> {
         if (!(err instanceof ConflictError))
           this.log.warn("heartbeat failed", { key: this.key, message: (err as Error).message });
       });
-    }, this.leaseMs / 3);
+    }, heartbeatMs(this.leaseMs));
   }
 
   /** Applies `change` as one conditional write, after any write already queued. */

@@ -10,16 +10,20 @@
 // in the job's log, and logs and events show its scheme, host and port only.
 // The events are the job record's own history, written in the same write as each change, so no
 // crash loses one; this outbox only remembers how many were delivered (`notify.json`). Poll
-// delivers them: at least once, in order, retried with back-off while the target answers 5xx or is
-// down, each try bounded, so a target never slows or fails the job. The poll chain keeps going
+// delivers them (its Step: notificationStep below): at least once, in order, retried with the retry
+// policy's back-off while the target answers 5xx or is down, each try bounded, so a target never
+// slows or fails the job. The poll chain keeps going
 // while events wait, after the job ended too; an event undelivered after MAX_TRIES is given up.
 // Every failed try is in the job's event log. The secret is only ever in the settings.
 import type { Context } from "../context.ts";
-import { ConflictError } from "../errors.ts";
+import { ConflictError, S3BatchError } from "../errors.ts";
 import type { JobRecord, JobStatus, StatusEvent } from "../jobs/model.ts";
 import { paths } from "../jobs/paths.ts";
 import { jobEvent } from "../jobs/store.ts";
+import { type LeaseFields, leaseAcquire, newAttempt } from "../leases/lease.ts";
 import { reportKeys } from "../report/layout.ts";
+import { notifyRetryDelayMs } from "../retry/policy.ts";
+import { leaseMsOf, type Step, verdictOf } from "../steps/step.ts";
 import { pinnedPost, ResolveError, resolveAll } from "../util/pinned-http.ts";
 import {
   checkResolved,
@@ -33,6 +37,9 @@ import {
 
 export { NOTIFY_TAG };
 
+/** The target answered, but not with a delivery (a non-2xx status, too many redirects). */
+class TargetAnswerError extends S3BatchError {}
+
 const NOTIFIED: readonly JobStatus[] = ["Suspended", "Active", "Complete", "Failed", "Cancelled"];
 /** Tries of one event before it is given up (with the delays capped, about an hour). */
 const MAX_TRIES = 60;
@@ -42,14 +49,12 @@ const PER_POLL = 10;
 /** Redirects (307 and 308 only: they keep the POST) followed at most. */
 const MAX_REDIRECTS = 3;
 
-interface Outbox {
+interface Outbox extends LeaseFields {
   /** Events of the job's history (those notified) delivered or given up, in order. */
   sent: number;
   tries: number;
-  /** No try before then (epoch ms). */
+  /** No try before then (epoch ms on the store's clock). */
   nextAt: number;
-  /** A poll is delivering the next event until then: other polls leave it alone. */
-  claimedUntil?: number;
 }
 
 type Deps = Pick<Context, "store" | "queue" | "settings" | "log">;
@@ -143,8 +148,8 @@ async function deliver(ctx: Deps, target: Target, id: string, body: string): Pro
     const answer = await pinnedPost(url, addresses, headers, body, signal);
     if (answer.status >= 200 && answer.status <= 299) return;
     const redirect = answer.status === 307 || answer.status === 308;
-    if (!redirect || !answer.location) throw new Error(`HTTP ${answer.status}`);
-    if (hop >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+    if (!redirect || !answer.location) throw new TargetAnswerError(`HTTP ${answer.status}`);
+    if (hop >= MAX_REDIRECTS) throw new TargetAnswerError(`more than ${MAX_REDIRECTS} redirects`);
     // Every hop is a target of its own: parsed, allowed, resolved and checked again.
     const next = parseTarget(new URL(answer.location, url).href, ctx.settings.notify);
     if (next.kind !== "webhook") throw new TargetRefusedError(`${NOTIFY_TAG} redirects to an SQS queue`);
@@ -152,8 +157,38 @@ async function deliver(ctx: Deps, target: Target, id: string, body: string): Pro
   }
 }
 
-/** The retry delay after `tries` failed tries: doubling from 1 s, capped by the setting. */
-const delayMs = (tries: number, capSeconds: number) => Math.min(capSeconds * 1000, 1000 * 2 ** (tries - 1));
+/**
+ * The notification's Step (steps/step.ts). Its document is the outbox, its lease the one a poll
+ * holds while it delivers (two polls never send the same event; a crash may, so: at least once).
+ * It is settled once every notified event of the job's history is sent or given up. It is driven
+ * by every poll of the job, not by a message of its own: no grace, and nothing to send. An event
+ * is given up after MAX_TRIES failed tries (notification-abandoned), or, when deliveries kept dying
+ * while holding the lease (`maxAttempts` takes in a row), as a poison event.
+ */
+export const notificationStep: Step<JobRecord, Outbox> = {
+  name: "notification",
+  failureCode: "NotificationAbandoned",
+  key: (job) => paths.notifyOutbox(job),
+  initial: () => ({ sent: 0, tries: 0, nextAt: 0, attempts: 0, stalled: 0 }),
+  settled: (box, job) => box.sent >= notifiedEvents(job).length,
+  graceMs: () => 0,
+  send: async () => {},
+  giveUp: async (deps, job, doc, why) => {
+    const index = notifiedEvents(job)[doc.value.sent]?.index;
+    const moved = await deps.store.replaceIfUnchanged<Outbox>(
+      paths.notifyOutbox(job),
+      { ...doc.value, sent: doc.value.sent + 1, tries: 0, nextAt: 0, stalled: 0 },
+      doc.etag,
+    );
+    if (!moved) return;
+    const detail = { event: `${job.jobId}-${index}`, takes: why.kind === "exhausted" ? why.takes : 0 };
+    deps.log.warn("notification abandoned", { jobId: job.jobId, ...detail });
+    await jobEvent(deps.store, job, "notification-abandoned", {
+      ...detail,
+      message: "its deliveries kept dying",
+    });
+  },
+};
 
 /**
  * Delivers what the job's outbox holds and is due. Answers whether events still wait (the poll
@@ -163,75 +198,91 @@ export async function notifyStep(ctx: Deps, job: JobRecord): Promise<boolean> {
   const target = targetOf(job, ctx.settings);
   if (!target) return false;
   const events = notifiedEvents(job);
-  const key = paths.notifyOutbox(job);
-  let doc = await ctx.store.get<Outbox>(key);
-  if ((doc?.value.sent ?? 0) >= events.length) return false;
-  doc ??= await ctx.store.createOrGet<Outbox>(key, { sent: 0, tries: 0, nextAt: 0 });
-  let box = doc.value;
-  let etag = doc.etag;
-  const save = async (next: Outbox) => {
-    etag = await ctx.store.replace(key, next, etag);
-    box = next;
-  };
-  try {
-    for (let n = 0; n < PER_POLL && box.sent < events.length; n++) {
-      const now = Date.now();
-      if (now < box.nextAt || now < (box.claimedUntil ?? 0)) break;
-      const next = events[box.sent];
-      if (!next) break;
-      // Claimed first, so two polls at once do not both send it (a crash may still: at least once).
-      await save({ ...box, claimedUntil: now + TRY_TIMEOUT_MS + 2_000 });
-      const event = stateChangeEvent(job, next.event, next.index, ctx.settings.control.region);
-      try {
-        await deliver(ctx, parseTarget(target, ctx.settings.notify), event.id, JSON.stringify(event));
-        await save({ sent: box.sent + 1, tries: 0, nextAt: 0 });
-      } catch (err) {
-        if (err instanceof ConflictError) throw err;
-        if (err instanceof TargetRefusedError) {
-          // Never sent, and never will be: the event is given up at once, saying why.
-          const detail = { event: event.id, status: event.detail.status, target: shownTarget(target) };
-          ctx.log.warn("notification refused", { jobId: job.jobId, ...detail, message: err.message });
-          await jobEvent(ctx.store, job, "notification-refused", { ...detail, message: err.message });
-          await save({ sent: box.sent + 1, tries: 0, nextAt: 0 });
-          continue;
-        }
-        const tries = box.tries + 1;
-        const e = err as Error & { cause?: { code?: string }; code?: string };
-        const message =
-          e.name === "TimeoutError" || e.name === "AbortError"
-            ? "no answer in 3 s"
-            : err instanceof ResolveError
-              ? e.message.replace(/^\S+ /, "the host ")
-              : (e.code ?? e.cause?.code ?? e.message);
-        const detail = {
-          event: event.id,
-          status: event.detail.status,
-          target: shownTarget(target),
-          tries,
-          message,
-        };
-        ctx.log.warn("notification undelivered", { jobId: job.jobId, ...detail });
-        await jobEvent(
-          ctx.store,
-          job,
-          tries >= MAX_TRIES ? "notification-abandoned" : "notification-undelivered",
-          detail,
-        );
-        await save(
-          tries >= MAX_TRIES
-            ? { sent: box.sent + 1, tries: 0, nextAt: 0 }
-            : {
-                sent: box.sent,
-                tries,
-                nextAt: Date.now() + delayMs(tries, ctx.settings.notify.maxDelaySeconds),
-              },
-        );
-        break;
-      }
+  const key = notificationStep.key(job);
+  const doc = await ctx.store.get<Outbox>(key);
+  if (doc) {
+    const verdict = verdictOf(notificationStep, ctx, job, doc);
+    if (verdict === "settled") return false;
+    if (verdict === "live" || ctx.store.serverNow() < doc.value.nextAt) return true;
+    if (verdict === "give-up") {
+      await notificationStep.giveUp(ctx, job, doc, { kind: "exhausted", takes: doc.value.stalled });
+      return true;
     }
+  } else if (events.length === 0) return false;
+  const acquired = await leaseAcquire<Outbox>(ctx.store, key, newAttempt(), {
+    initial: () => notificationStep.initial(job),
+    finished: (box) => notificationStep.settled(box, job),
+    leaseMs: leaseMsOf(ctx),
+    log: ctx.log,
+  });
+  if (acquired?.kind !== "held") return acquired?.kind === "busy";
+  const { lease } = acquired;
+  lease.beat();
+  try {
+    for (let n = 0; n < PER_POLL && lease.value.sent < events.length; n++) {
+      const next = events[lease.value.sent];
+      if (!next) break;
+      const event = stateChangeEvent(job, next.event, next.index, ctx.settings.control.region);
+      const failure = await tryDeliver(ctx, job, target, event);
+      if (!failure) {
+        await lease.update((b) => ({ ...b, sent: b.sent + 1, tries: 0, nextAt: 0 }));
+        continue;
+      }
+      const tries = lease.value.tries + 1;
+      const abandoned = failure.refused || tries >= MAX_TRIES;
+      const detail = {
+        event: event.id,
+        status: event.detail.status,
+        target: shownTarget(target),
+        ...(failure.refused ? {} : { tries }),
+        message: failure.message,
+      };
+      const kind = failure.refused
+        ? "notification-refused"
+        : abandoned
+          ? "notification-abandoned"
+          : "notification-undelivered";
+      ctx.log.warn(kind.replace("-", " "), { jobId: job.jobId, ...detail });
+      await jobEvent(ctx.store, job, kind, detail);
+      if (abandoned) {
+        await lease.update((b) => ({ ...b, sent: b.sent + 1, tries: 0, nextAt: 0 }));
+        continue;
+      }
+      const nextAt = ctx.store.serverNow() + notifyRetryDelayMs(tries, ctx.settings.notify.maxDelaySeconds);
+      await lease.update((b) => ({ ...b, tries, nextAt }));
+      break;
+    }
+    // A poll's take that ran to its end is progress, whatever the target said.
+    await lease.release((b) => ({ ...b, stalled: 0 }));
   } catch (err) {
-    // Another poll moved the outbox on meanwhile: it carries on.
+    // Another poll took the outbox over meanwhile: it carries on.
     if (!(err instanceof ConflictError)) throw err;
+  } finally {
+    lease.stop();
   }
-  return box.sent < events.length;
+  return lease.value.sent < events.length;
+}
+
+/** One try at one event: undefined when delivered, else why not (refused: never to be sent). */
+async function tryDeliver(
+  ctx: Deps,
+  job: JobRecord,
+  target: string,
+  event: ReturnType<typeof stateChangeEvent>,
+): Promise<{ refused: boolean; message: string } | undefined> {
+  try {
+    await deliver(ctx, parseTarget(target, ctx.settings.notify), event.id, JSON.stringify(event));
+    return undefined;
+  } catch (err) {
+    if (err instanceof TargetRefusedError) return { refused: true, message: err.message };
+    const e = err as Error & { cause?: { code?: string }; code?: string };
+    const message =
+      e.name === "TimeoutError" || e.name === "AbortError"
+        ? "no answer in 3 s"
+        : err instanceof ResolveError
+          ? e.message.replace(/^\S+ /, "the host ")
+          : (e.code ?? e.cause?.code ?? e.message);
+    ctx.log.debug("notification try failed", { jobId: job.jobId, event: event.id });
+    return { refused: false, message };
+  }
 }

@@ -1,4 +1,5 @@
 // The operation registry: from the job's Operation element to the code that runs it.
+import { UnrecoverableError } from "../errors.ts";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
 import { checksumOperation } from "./checksum.ts";
 import { copyOperation, replicateOperation } from "./copy.ts";
@@ -30,5 +31,5 @@ export function operationFor(spec: OperationSpec): Operation {
   if (spec.LambdaInvoke) return lambdaInvokeOperation(spec.LambdaInvoke);
   if (spec.S3DeleteObject) return deleteObjectOperation();
   if (spec.S3SurveyObject) return surveyOperation(spec.S3SurveyObject);
-  throw new Error("the job names no operation this release runs");
+  throw new UnrecoverableError("UnsupportedOperation", "the job names no operation this release runs");
 }

@@ -6,13 +6,18 @@
 // is called with lambda:InvokeFunction.
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { S3BatchError } from "../errors.ts";
 import type { TaskRow } from "../manifest/rows.ts";
+import { retryAttempts } from "../retry/attempts.ts";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
 import { type Operation, objectOf, outcomeFromError, type TaskContext, type TaskOutcome } from "./types.ts";
 
 type LambdaSpec = NonNullable<OperationSpec["LambdaInvoke"]>;
 
 const MAX_RESPONSE_BYTES = 256 * 1024;
+
+/** An invocation that did not come back with a result: the task's TemporaryFailure. */
+class InvokeError extends S3BatchError {}
 const MAX_RESULT_STRING = 1024;
 
 export type Invoker = (functionArn: string, payload: string) => Promise<string>;
@@ -28,7 +33,7 @@ export function httpInvoker(url: string): Invoker {
     });
     if (!res.ok) {
       await res.body?.cancel();
-      throw new Error(`the function answered HTTP ${res.status}`);
+      throw new InvokeError(`the function answered HTTP ${res.status}`);
     }
     return readBounded(res.body);
   };
@@ -43,7 +48,7 @@ async function readBounded(body: ReadableStream<Uint8Array> | null): Promise<str
     size += chunk.length;
     if (size > MAX_RESPONSE_BYTES) {
       await body.cancel().catch(() => {});
-      throw new Error("the function's response is over 256 KiB");
+      throw new InvokeError("the function's response is over 256 KiB");
     }
     chunks.push(chunk);
   }
@@ -70,7 +75,7 @@ export function awsInvoker(region: string): Invoker {
     const out = await client.send(
       new InvokeCommand({ FunctionName: arn, Payload: new TextEncoder().encode(payload) }),
     );
-    if (out.FunctionError) throw new Error(`the function failed: ${out.FunctionError}`);
+    if (out.FunctionError) throw new InvokeError(`the function failed: ${out.FunctionError}`);
     return new TextDecoder().decode(out.Payload ?? new Uint8Array());
   };
 }
@@ -133,24 +138,20 @@ export function lambdaInvokeOperation(spec: LambdaSpec): Operation {
         : awsInvoker(regionOfArn(spec.FunctionArn) ?? t.settings.control.region);
       // The same for every attempt of the row: a function can tell a re-run from a new task.
       const taskId = taskIdOf(t.job.jobId, row.index);
-      let last: TaskOutcome = { kind: "failed", http: 500, code: "TemporaryFailure", message: "not invoked" };
-      for (let attempt = 1; attempt <= t.settings.lambdaAttempts; attempt++) {
+      const out = await retryAttempts<TaskOutcome>(t.settings.lambdaAttempts, "server", async () => {
         let result: Result;
         try {
           result = parseResult(await invoke(spec.FunctionArn, payload(spec, t, row, taskId)), taskId);
         } catch (err) {
-          const e = err as Error;
-          result = { resultCode: "TemporaryFailure", resultString: e.message };
+          result = { resultCode: "TemporaryFailure", resultString: (err as Error).message };
         }
         const message = String(result.resultString ?? "").slice(0, MAX_RESULT_STRING);
-        if (result.resultCode === "Succeeded") return { kind: "succeeded", message };
+        if (result.resultCode === "Succeeded") return { final: { kind: "succeeded", message } };
         if (result.resultCode !== "TemporaryFailure")
-          return { kind: "failed", http: 400, code: "PermanentFailure", message };
-        last = { kind: "failed", http: 500, code: "TemporaryFailure", message };
-        if (attempt < t.settings.lambdaAttempts)
-          await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
-      }
-      return last;
+          return { final: { kind: "failed", http: 400, code: "PermanentFailure", message } };
+        return { again: { kind: "failed", http: 500, code: "TemporaryFailure", message } };
+      });
+      return out.value;
     },
   };
 }

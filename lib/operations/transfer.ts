@@ -12,11 +12,13 @@ import {
   type HeadObjectCommandOutput,
   PutObjectCommand,
   type S3Client,
+  type Tag,
   UploadPartCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
 import { RetryableError } from "../errors.ts";
 import type { TaskRow } from "../manifest/rows.ts";
+import { httpStatusOf } from "../retry/policy.ts";
 import { copySource } from "./object-state.ts";
 import type { TaskContext } from "./types.ts";
 import { onceOnly, type PartSource, resumableUpload, type UploadTarget } from "./uploads.ts";
@@ -60,10 +62,17 @@ export function headMetadata(head: HeadObjectCommandOutput): TargetParams {
 
 /** The source's tags as a Tagging header value (a copy keeps them unless told otherwise). */
 export async function sourceTagging(src: SourceObject): Promise<string | undefined> {
-  const out = await src.s3.send(
-    new GetObjectTaggingCommand({ Bucket: src.bucket, Key: src.key, VersionId: src.versionId }),
-  );
-  const tags = out.TagSet ?? [];
+  let tags: Tag[];
+  try {
+    const out = await src.s3.send(
+      new GetObjectTaggingCommand({ Bucket: src.bucket, Key: src.key, VersionId: src.versionId }),
+    );
+    tags = out.TagSet ?? [];
+  } catch (err) {
+    // A gateway that does not implement tagging (Garage) holds no tags: the copy has none to keep.
+    if (httpStatusOf(err) === 501) return undefined;
+    throw err;
+  }
   if (tags.length === 0) return undefined;
   return tags.map((t) => `${encodeURIComponent(t.Key ?? "")}=${encodeURIComponent(t.Value ?? "")}`).join("&");
 }

@@ -12,7 +12,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { type InvocationContext, localInvocation } from "../budget.ts";
-import { redeliveryDelaySeconds } from "../retry/policy.ts";
+import { backoffMs, redeliveryDelaySeconds, sleep } from "../retry/policy.ts";
 import type { Logger } from "../util/logger.ts";
 import type { SqsBatchResponse, SqsEvent } from "./partial-batch.ts";
 
@@ -51,6 +51,7 @@ export class SqsPoller {
   }
 
   private async loop(): Promise<void> {
+    let failures = 0;
     while (!this.stopped) {
       let messages: Message[] = [];
       try {
@@ -64,10 +65,12 @@ export class SqsPoller {
           { abortSignal: this.abort.signal },
         );
         messages = out.Messages ?? [];
+        failures = 0;
       } catch (err) {
         if (this.stopped) return;
         this.log.warn("receive failed", { queue: this.o.queueUrl, message: (err as Error).message });
-        await new Promise((r) => setTimeout(r, 1000));
+        // The queue's endpoint is away: wait as the retry policy says, then receive again.
+        await sleep(backoffMs(++failures, "unavailable"), this.abort.signal);
         continue;
       }
       if (messages.length > 0) await this.runBatch(messages);

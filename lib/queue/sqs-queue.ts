@@ -5,11 +5,18 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { RetryableError } from "../errors.ts";
+import { retryAttempts } from "../retry/attempts.ts";
 import type { PipelineMessage, QueueName } from "../steps/messages.ts";
+import type { Queue, QueueUrls } from "../steps/queue.ts";
 
-export type QueueUrls = Record<QueueName, string>;
+/** Tries of a batch send, retrying the entries SQS refused. */
+const SEND_ATTEMPTS = 6;
 
-export class PipelineQueue {
+/** SQS kept refusing entries of a batch: the caller's message is redelivered and sends them again. */
+export class QueueRefusedError extends RetryableError {}
+
+export class PipelineQueue implements Queue {
   constructor(
     readonly sqs: SQSClient,
     readonly urls: QueueUrls,
@@ -82,11 +89,12 @@ export class PipelineQueue {
 
   private async sendBatch(QueueUrl: string, messages: PipelineMessage[]): Promise<void> {
     let entries = messages.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) }));
-    for (let attempt = 0; entries.length > 0; attempt++) {
-      if (attempt > 5) throw new Error(`SQS refused ${entries.length} messages`);
-      const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: entries }));
-      const failed = new Set((out.Failed ?? []).map((f) => f.Id));
+    const out = await retryAttempts(SEND_ATTEMPTS, "throttled", async () => {
+      const sent = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: entries }));
+      const failed = new Set((sent.Failed ?? []).map((f) => f.Id));
       entries = entries.filter((e) => failed.has(e.Id));
-    }
+      return entries.length === 0 ? { final: 0 } : { again: entries.length };
+    });
+    if (!out.final) throw new QueueRefusedError(`SQS refused ${out.value} messages ${SEND_ATTEMPTS} times`);
   }
 }

@@ -8,22 +8,21 @@
 //   others once settled     fails the job
 // Reads cost listings, not one read per child: 4,000 children are two listings of 4 pages.
 // Safe to run any number of times, concurrently or after a crash.
+import { childStep } from "../children/child-step.ts";
 import { childKey, listProgress } from "../children/progress.ts";
-import { childRecover } from "../children/recover.ts";
 import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
-import { type DispatchState, dispatchStateUpdate, initialDispatchState } from "../dispatch/dispatch.ts";
+import { dispatchStep } from "../dispatch/dispatch-step.ts";
 import type { Plan } from "../dispatch/plan.ts";
-import { ConflictError } from "../errors.ts";
 import type { JobRecord, JobStatus, ProgressSample } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { jobGet, jobUpdate } from "../jobs/store.ts";
-import { jobMarkCompleting, jobMarkFailed, jobMarkFailing } from "../jobs/transitions.ts";
-import { type LeaseFields, leaseLive } from "../leases/lease.ts";
-import { initialMergeState, type MergeState, mergeFinish } from "../merge/merge-state.ts";
+import { jobMarkCompleting, jobMarkFailing } from "../jobs/transitions.ts";
+import { mergeStep } from "../merge/merge-step.ts";
 import { notifyStep } from "../notify/notify.ts";
 import type { PollMessage } from "../steps/messages.ts";
 import { pendingClear } from "../steps/priority.ts";
+import { leaseMsOf, reconcileStep } from "../steps/step.ts";
 import type { Stored } from "../store/json-store.ts";
 import { chainStep } from "./poll-chain.ts";
 
@@ -54,51 +53,11 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
   else if (status === "Completing") await reconcileMerge(ctx, job.value);
 }
 
-const leaseMs = (ctx: Deps) => ctx.settings.leaseSeconds * 1000;
-
-/**
- * Releases a lapsed lease (restarting the document's clock, so a step is re-driven at most once
- * per lease period) and sends the step's message again.
- */
-async function redrive<T extends LeaseFields>(
-  ctx: Deps,
-  key: string,
-  doc: Stored<T>,
-  send: () => Promise<void>,
-): Promise<void> {
-  const { lease: _dead, ...released } = doc.value;
-  try {
-    await ctx.store.replace(key, { ...released, redrivenAt: new Date().toISOString() }, doc.etag);
-  } catch (err) {
-    if (err instanceof ConflictError) return; // someone took it meanwhile
-    throw err;
-  }
-  await send();
-}
-
-/** A job being prepared: dispatch runs, or it is sent again; one that never gets through fails. */
+/** A job being prepared: its dispatch runs, or is sent again, or (exhausted) fails the job. */
 async function reconcileDispatch(ctx: Deps, job: Stored<JobRecord>): Promise<void> {
-  const ref = job.value;
-  const key = paths.dispatchState(ref);
-  const doc = await ctx.store.get<DispatchState>(key);
-  if (doc && leaseLive(doc, leaseMs(ctx))) return;
-  if (Math.min(job.ageMs, doc?.ageMs ?? Number.POSITIVE_INFINITY) < 2 * leaseMs(ctx)) return;
-  if (doc && doc.value.stalled >= ctx.settings.maxAttempts) {
-    await jobMarkFailed(ctx.store, ref, {
-      failureReasons: [
-        {
-          FailureCode: "PreparationFailed",
-          FailureReason: `the manifest could not be prepared in ${doc.value.stalled} attempts`,
-        },
-      ],
-    });
-    return;
-  }
-  const current = doc ?? (await ctx.store.createOrGet(key, initialDispatchState()));
-  ctx.log.info("dispatch re-driven", { jobId: ref.jobId, status: ref.status });
-  await redrive(ctx, key, current, () =>
-    ctx.queue.send({ v: 1, type: "dispatch", accountId: ref.accountId, jobId: ref.jobId }),
-  );
+  const verdict = await reconcileStep(ctx, dispatchStep, job.value, { missingAgeMs: job.ageMs });
+  if (verdict === "redrive")
+    ctx.log.info("dispatch re-driven", { jobId: job.value.jobId, status: job.value.status });
 }
 
 async function reconcileChildren(ctx: Deps, job: JobRecord): Promise<void> {
@@ -115,9 +74,14 @@ async function reconcileChildren(ctx: Deps, job: JobRecord): Promise<void> {
     if (!m) continue;
     started++;
     const p = progress.get(childKey(m[1] ?? "", Number(m[2])));
-    if (childSettled(p) || ageMs < leaseMs(ctx) || recoveries >= MAX_RECOVERIES) continue;
+    if (childSettled(p) || ageMs < leaseMsOf(ctx) || recoveries >= MAX_RECOVERIES) continue;
     recoveries++;
-    await childRecover(ctx, ref, key, job.priority);
+    await reconcileStep(ctx, childStep, {
+      ...ref,
+      endpointId: m[1] ?? "",
+      shard: Number(m[2]),
+      priority: job.priority,
+    });
   }
 
   let succeeded = 0;
@@ -179,41 +143,13 @@ async function reconcileChildren(ctx: Deps, job: JobRecord): Promise<void> {
 
 /** An Active job whose dispatch died while sending the child messages: dispatch again. */
 async function reconcileStart(ctx: Deps, job: JobRecord): Promise<void> {
-  const doc = await ctx.store.get<DispatchState>(paths.dispatchState(job));
-  if (!doc || doc.value.started || doc.ageMs < 2 * leaseMs(ctx)) return;
-  ctx.log.info("start re-driven", { jobId: job.jobId });
-  await dispatchStateUpdate(ctx, job, (s) => ({ ...s })); // restarts its clock: one re-drive per period
-  await ctx.queue.send({ v: 1, type: "dispatch", accountId: job.accountId, jobId: job.jobId });
+  if ((await reconcileStep(ctx, dispatchStep, job)) === "redrive")
+    ctx.log.info("start re-driven", { jobId: job.jobId });
 }
 
 /** A closing job: the merge runs, is sent (again), finishes what it committed, or fails the job. */
 async function reconcileMerge(ctx: Deps, job: JobRecord): Promise<void> {
-  const key = paths.mergeState(job);
-  const send = () => ctx.queue.send({ v: 1, type: "merge", accountId: job.accountId, jobId: job.jobId });
-  const doc = await ctx.store.get<MergeState>(key);
-  if (!doc) {
-    if ((await ctx.store.createOrGet(key, initialMergeState())).created) await send();
-    return;
-  }
-  if (doc.value.done) {
-    await mergeFinish(ctx, job, doc.value.done);
-    return;
-  }
-  if (leaseLive(doc, leaseMs(ctx)) || doc.ageMs < leaseMs(ctx)) return;
-  if (doc.value.stalled >= ctx.settings.maxAttempts) {
-    await jobMarkFailed(ctx.store, job, {
-      failureReasons: [
-        {
-          FailureCode: "ReportFailed",
-          FailureReason: `the completion report could not be written in ${doc.value.stalled} attempts`,
-        },
-      ],
-    });
-    await pendingClear(ctx, job, job.priority);
-    return;
-  }
-  ctx.log.info("merge re-driven", { jobId: job.jobId, attempts: doc.value.attempts });
-  await redrive(ctx, key, doc, send);
+  await reconcileStep(ctx, mergeStep, job);
 }
 
 /** Keeps the last 90 s of progress samples (at most 60), plus the one taken now. */

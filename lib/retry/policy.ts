@@ -119,6 +119,21 @@ export const gatewaySdkRetry = () => ({
  */
 export const CONTROL_SDK_RETRY = { maxAttempts: 10, retryMode: "standard" } as const;
 
+/**
+ * A conditional write that lost its race reads again and decides again: this many times, waiting
+ * a little longer (with jitter) each time, so writers that collide do not collide again in step.
+ */
+export const CONFLICT_RETRY = { attempts: 8, baseMs: 10, capMs: 400 } as const;
+
+export function conflictBackoffMs(attempt: number, random = Math.random): number {
+  const ceiling = Math.min(CONFLICT_RETRY.capMs, CONFLICT_RETRY.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(random() * ceiling);
+}
+
+/** The wait before a notification's next try after `tries` failed ones: doubling from 1 s, capped. */
+export const notifyRetryDelayMs = (tries: number, capSeconds: number) =>
+  Math.min(capSeconds * 1000, 1000 * 2 ** Math.max(0, tries - 1));
+
 /** When a failed queue message comes back: 2 s doubling per receive, at most 5 minutes. */
 export function redeliveryDelaySeconds(receiveCount: number, random = Math.random): number {
   const ceiling = Math.min(300, 2 * 2 ** Math.max(0, receiveCount - 1));

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { childRecover } from "../../lib/children/recover.ts";
+import { childStep } from "../../lib/children/child-step.ts";
 import { type ChildState, initialChildState } from "../../lib/children/state.ts";
 import type { Context } from "../../lib/context.ts";
 import { createContext } from "../../lib/create-context.ts";
@@ -13,6 +13,7 @@ import { paths } from "../../lib/jobs/paths.ts";
 import { leaseAcquire } from "../../lib/leases/lease.ts";
 import { ensureBucket, ensureQueues, queueEnv } from "../../lib/provision.ts";
 import { loadSettings } from "../../lib/settings.ts";
+import { reconcileStep } from "../../lib/steps/step.ts";
 import { emulatedEndpoints } from "../../runtime/common/emulated.ts";
 import { ACCOUNT_ID, TEST_CREDENTIALS, TEST_ROLES } from "../helpers/clients.ts";
 
@@ -64,7 +65,7 @@ describe("leases", () => {
     // The holder dies (stops renewing): once the lease period passed, poll re-drives the child
     first.lease.stop();
     await new Promise((r) => setTimeout(r, 3_500));
-    await childRecover(ctx, ref, key(), 10);
+    await reconcileStep(ctx, childStep, { ...ref, priority: 10 });
     const redriven = (await ctx.store.get<ChildState>(key()))?.value;
     expect(redriven?.lease).toBeUndefined();
 

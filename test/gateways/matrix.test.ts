@@ -85,7 +85,7 @@ function writeSupportTable() {
   const lines = [
     start,
     `Written by \`npm run test:gateways\` on ${new Date().toISOString().slice(0, 10)}: every operation as a verified job`,
-    '(\\`s3batch:verify=true\\`), so "yes" is an effect read back from the gateway; otherwise the',
+    '(`s3batch:verify=true`), so "yes" is an effect read back from the gateway; otherwise the',
     "gateway's own HTTP status and error code from the report row.",
     "",
     `| operation | ${makes.join(" | ")} |`,

@@ -1,29 +1,25 @@
 // The API answers bad input with an S3 Control XML error and writes nothing. The store and queue
-// sit on mocked clients so the test can see that no write and no message happened.
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { mockClient } from "aws-sdk-client-mock";
+// are the in-memory fakes, so the test sees that no write and no message happened.
 import { beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../../lib/api/app.ts";
 import { Authority } from "../../lib/auth/authorize.ts";
 import { parseRoles } from "../../lib/auth/roles.ts";
 import { EndpointClients } from "../../lib/endpoints/clients.ts";
-import { PipelineQueue } from "../../lib/queue/sqs-queue.ts";
 import type { Settings } from "../../lib/settings.ts";
-import { JsonStore } from "../../lib/store/json-store.ts";
 import { createLogger } from "../../lib/util/logger.ts";
+import { MemoryQueue } from "../fakes/memory-queue.ts";
+import { MemoryStore } from "../fakes/memory-store.ts";
 import { signedRequest } from "../helpers/signing.ts";
 
-const s3 = mockClient(S3Client);
-const sqs = mockClient(SQSClient);
+let store = new MemoryStore();
+let queue = new MemoryQueue();
 const app = createApp({
-  store: new JsonStore(new S3Client({ region: "us-east-1" }), "internal"),
-  queue: new PipelineQueue(new SQSClient({ region: "us-east-1" }), {
-    dispatch: "d",
-    child: "c",
-    poll: "p",
-    merge: "m",
-  }),
+  get store() {
+    return store;
+  },
+  get queue() {
+    return queue;
+  },
   log: createLogger("test", "error", () => {}),
   gateways: new EndpointClients([]),
   auth: new Authority(
@@ -72,8 +68,8 @@ const post = async (body: string, accountId = "123456789012") =>
   );
 
 beforeEach(() => {
-  s3.reset();
-  sqs.reset();
+  store = new MemoryStore();
+  queue = new MemoryQueue();
 });
 
 describe("CreateJob bad input", () => {
@@ -113,14 +109,14 @@ describe("CreateJob bad input", () => {
     expect(res.status).toBeLessThan(500);
     expect(res.headers.get("content-type")).toContain("application/xml");
     expect(await res.text()).toContain(`<Code>${code}</Code>`);
-    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
-    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(store.writes).toHaveLength(0);
+    expect(queue.waiting()).toHaveLength(0);
   });
 
   it("refuses a body over the limit with 413", async () => {
     const res = await post(valid({ Description: "d".repeat(300 * 1024) }));
     expect(res.status).toBe(413);
-    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+    expect(store.writes).toHaveLength(0);
   });
 
   it("refuses a request whose x-amz-account-id is not the signing key's account", async () => {

@@ -4,45 +4,14 @@
 // its fair share.
 import { describe, expect, it } from "vitest";
 import { fairShares, nextSlots, SharedBudget } from "../../lib/endpoints/budget.ts";
-import type { JsonStore } from "../../lib/store/json-store.ts";
 import { createLogger } from "../../lib/util/logger.ts";
+import { MemoryStore } from "../fakes/memory-store.ts";
 import { rng } from "../helpers/rng.ts";
 
-/** An in-memory document store with the conditional writes the budget relies on; writes can be held. */
+/** The in-memory store, its writes held on demand. */
 function memoryStore() {
-  const docs = new Map<string, { value: unknown; etag: string }>();
-  let n = 0;
-  let gate: Promise<void> | undefined;
-  const store = {
-    serverNow: () => Date.now(),
-    async get(key: string) {
-      const d = docs.get(key);
-      return d ? { value: structuredClone(d.value), etag: d.etag, ageMs: 0 } : undefined;
-    },
-    async createOrGet(key: string, value: unknown) {
-      if (!docs.has(key)) docs.set(key, { value, etag: String(++n) });
-      return { ...(await store.get(key)), created: true };
-    },
-    async replace(key: string, value: unknown, etag: string) {
-      await gate;
-      if (docs.get(key)?.etag !== etag) throw new Error("conflict");
-      docs.set(key, { value, etag: String(++n) });
-      return String(n);
-    },
-  };
-  return {
-    store: store as unknown as JsonStore,
-    hold() {
-      let open = () => {};
-      gate = new Promise((r) => {
-        open = r;
-      });
-      return () => {
-        gate = undefined;
-        open();
-      };
-    },
-  };
+  const store = new MemoryStore();
+  return { store, hold: () => store.holdWrites() };
 }
 
 describe("gateway budget", () => {

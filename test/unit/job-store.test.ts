@@ -1,16 +1,17 @@
-// Conditional-write logic of job records, over a mocked S3 client (pure logic, no emulator).
-
-import { Readable } from "node:stream";
-import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
-import { sdkStreamMixin } from "@smithy/util-stream";
-import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
+// Conditional writes of job records, on the in-memory store (the same ETags and conditions as S3).
+import { describe, expect, it } from "vitest";
 import type { JobRecord } from "../../lib/jobs/model.ts";
-import { JobStatusError, jobMarkActive, jobMarkPreparing, TRANSITIONS } from "../../lib/jobs/transitions.ts";
-import { JsonStore } from "../../lib/store/json-store.ts";
+import { paths } from "../../lib/jobs/paths.ts";
+import { jobGet } from "../../lib/jobs/store.ts";
+import {
+  JobStatusError,
+  jobMarkActive,
+  jobMarkPreparing,
+  jobNoteExhausted,
+  TRANSITIONS,
+} from "../../lib/jobs/transitions.ts";
+import { MemoryStore } from "../fakes/memory-store.ts";
 
-const s3 = mockClient(S3Client);
-const store = new JsonStore(new S3Client({ region: "us-east-1" }), "internal");
 const ref = { accountId: "123456789012", jobId: "job-00001" };
 
 const job = (status: JobRecord["status"]): JobRecord =>
@@ -28,49 +29,57 @@ const job = (status: JobRecord["status"]): JobRecord =>
     failureReasons: [],
   }) as JobRecord;
 
-const body = (value: unknown) => sdkStreamMixin(Readable.from([Buffer.from(JSON.stringify(value))]));
-const preconditionFailed = () =>
-  new S3ServiceException({
-    name: "PreconditionFailed",
-    $fault: "client",
-    $metadata: { httpStatusCode: 412 },
-  });
-
-beforeEach(() => s3.reset());
+/** A store where another writer changes the record between this writer's read and its write, once. */
+class RacedStore extends MemoryStore {
+  raced = false;
+  override async getBytes(key: string) {
+    const read = await super.getBytes(key);
+    if (read && !this.raced && key === paths.job(ref)) {
+      this.raced = true;
+      const current = JSON.parse(new TextDecoder().decode(read.body)) as JobRecord;
+      await this.replace(key, { ...current, priority: 7 }, read.etag);
+    }
+    return read;
+  }
+}
 
 describe("job transitions", () => {
-  it("writes with If-Match on the ETag just read, and re-reads after losing a race", async () => {
-    s3.on(GetObjectCommand)
-      .resolvesOnce({ Body: body(job("New")), ETag: '"e1"' })
-      .resolvesOnce({ Body: body(job("New")), ETag: '"e2"' });
-    s3.on(PutObjectCommand).rejectsOnce(preconditionFailed()).resolves({ ETag: '"e3"' });
+  it("writes If-Match on the ETag just read, and after losing a race reads again and keeps the other write", async () => {
+    const store = new RacedStore();
+    await store.create(paths.job(ref), job("New"));
 
     const moved = await jobMarkPreparing(store, ref);
 
     expect(moved.status).toBe("Preparing");
-    const puts = s3.commandCalls(PutObjectCommand).filter((c) => c.args[0].input.Key?.endsWith("job.json"));
-    expect(puts.map((c) => c.args[0].input.IfMatch)).toEqual(['"e1"', '"e2"']);
+    expect(store.raced).toBe(true);
+    const stored = (await jobGet(store, ref))?.value;
+    expect(stored).toMatchObject({ status: "Preparing", priority: 7 });
+    expect(store.writes.filter((w) => w.key === paths.job(ref)).map((w) => w.condition)).toEqual([
+      "create",
+      "replace", // the other writer's
+      "replace", // this one's, on the second read
+    ]);
   });
 
   it("records the status change's event in the same conditional write, and in no other", async () => {
-    s3.on(GetObjectCommand).resolves({ Body: body(job("New")), ETag: '"e1"' });
-    s3.on(PutObjectCommand).resolves({ ETag: '"e2"' });
+    const store = new MemoryStore();
+    await store.create(paths.job(ref), job("New"));
 
     await jobMarkPreparing(store, ref, { statusUpdateReason: "go" });
 
-    const puts = s3.commandCalls(PutObjectCommand);
-    expect(puts).toHaveLength(1);
-    const written = JSON.parse(new TextDecoder().decode(puts[0]?.args[0].input.Body as Uint8Array));
-    expect(written.history.map((e: { status: string }) => e.status)).toEqual(["New", "Preparing"]);
-    expect(written.history[1]).toMatchObject({ status: "Preparing", statusUpdateReason: "go" });
+    expect(store.writes).toHaveLength(2);
+    const written = (await jobGet(store, ref))?.value;
+    expect(written?.history.map((e) => e.status)).toEqual(["New", "Preparing"]);
+    expect(written?.history[1]).toMatchObject({ status: "Preparing", statusUpdateReason: "go" });
   });
 
   it("is a no-op when the job already has the status, and refuses a transition the table forbids", async () => {
-    s3.on(GetObjectCommand).resolves({ Body: body(job("Active")), ETag: '"e1"' });
+    const store = new MemoryStore();
+    await store.create(paths.job(ref), job("Active"));
     expect((await jobMarkActive(store, ref)).status).toBe("Active");
-    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+    expect(store.writes).toHaveLength(1);
 
-    s3.on(GetObjectCommand).resolves({ Body: body(job("Complete")), ETag: '"e1"' });
+    await store.replace(paths.job(ref), job("Complete"), (await jobGet(store, ref))?.etag ?? "");
     await expect(jobMarkActive(store, ref)).rejects.toBeInstanceOf(JobStatusError);
   });
 
@@ -78,5 +87,21 @@ describe("job transitions", () => {
     expect(TRANSITIONS.Complete).toEqual([]);
     expect(TRANSITIONS.Cancelled).toEqual([]);
     expect(TRANSITIONS.Failed).toEqual([]);
+  });
+
+  it("counts exhausted shards per endpoint in the record, one FailureReason per endpoint", async () => {
+    const store = new MemoryStore();
+    await store.create(paths.job(ref), job("Active"));
+    await jobNoteExhausted(store, ref, "gateway-a", "first");
+    await jobNoteExhausted(store, ref, "gateway-b", "other");
+    // A reason that merely reads like a count does not change it.
+    await jobNoteExhausted(store, ref, "gateway-a", "99 shards of trouble");
+
+    const stored = (await jobGet(store, ref))?.value;
+    expect(stored?.exhaustedShards).toEqual({ "gateway-a": 2, "gateway-b": 1 });
+    expect(stored?.failureReasons.map((r) => r.FailureReason)).toEqual([
+      "endpoint gateway-a: 2 shards not completed; last: 99 shards of trouble",
+      "endpoint gateway-b: 1 shard not completed; last: other",
+    ]);
   });
 });
