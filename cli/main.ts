@@ -16,6 +16,7 @@ import {
 import { Command, CommanderError, Option } from "commander";
 import type { ProgressView } from "../lib/api/progress-view.ts";
 import type { GatewayCapabilities } from "../lib/endpoints/capabilities.ts";
+import { JOB_ID_PATTERN, JOB_STATUSES, TERMINAL_STATUSES } from "../lib/jobs/model.ts";
 import { parseCsvLine } from "../lib/manifest/csv.ts";
 import { Api } from "./client.ts";
 import { type CreateFlags, createJobRequest, isDelete } from "./create.ts";
@@ -30,23 +31,9 @@ interface Globals {
   json?: boolean;
 }
 
-const STATUSES: JobStatus[] = [
-  "Active",
-  "Cancelled",
-  "Cancelling",
-  "Complete",
-  "Completing",
-  "Failed",
-  "Failing",
-  "New",
-  "Paused",
-  "Pausing",
-  "Preparing",
-  "Ready",
-  "Suspended",
-];
-const TERMINAL = new Set(["Complete", "Failed", "Cancelled"]);
-const JOB_ID = /^[a-zA-Z0-9\-_]{5,36}$/;
+const STATUSES = [...JOB_STATUSES].sort();
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
+const JOB_ID = JOB_ID_PATTERN;
 
 const stdout = (line: string) => process.stdout.write(`${line}\n`);
 const printJson = (value: unknown) => stdout(JSON.stringify(value, null, 2));

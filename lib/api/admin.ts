@@ -2,7 +2,13 @@
 // ListJobs. Each is one conditional write (or a read), mapped to S3 Control errors.
 import type { Context } from "../context.ts";
 import { S3ControlError } from "../errors.ts";
-import type { JobRecord, JobStatus } from "../jobs/model.ts";
+import {
+  JOB_ID_PATTERN,
+  type JobRecord,
+  type JobStatus,
+  STARTED_STATUSES,
+  UNSTARTED_STATUSES,
+} from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { jobEvent, jobGet, jobUpdate } from "../jobs/store.ts";
 import {
@@ -24,8 +30,6 @@ const missing = (ref: JobRef) =>
   new S3ControlError("NotFoundException", 404, `The job ${ref.jobId} does not exist`);
 
 export const MAX_JOB_TAGS = 50;
-const CANCEL_AT_ONCE: readonly JobStatus[] = ["New", "Preparing", "Suspended", "Ready"];
-const CANCEL_RUNNING: readonly JobStatus[] = ["Active", "Pausing", "Paused"];
 
 export async function jobRequire(deps: Pick<Context, "store">, ref: JobRef): Promise<JobRecord> {
   const job = await jobGet(deps.store, ref);
@@ -68,8 +72,8 @@ export async function jobRequestStatus(
       );
       return ready;
     }
-    if (CANCEL_AT_ONCE.includes(job.status)) return await jobMarkCancelled(deps.store, ref, patch);
-    if (CANCEL_RUNNING.includes(job.status)) return await jobMarkCancelling(deps.store, ref, patch);
+    if (UNSTARTED_STATUSES.includes(job.status)) return await jobMarkCancelled(deps.store, ref, patch);
+    if (STARTED_STATUSES.includes(job.status)) return await jobMarkCancelling(deps.store, ref, patch);
     throw statusError(`A job in status ${job.status} cannot be cancelled`);
   } catch (err) {
     if (err instanceof JobStatusError) throw statusError(err.message);
@@ -96,7 +100,6 @@ export interface ListJobsPage {
   nextToken?: string;
 }
 
-const TOKEN = /^[a-zA-Z0-9\-_]{5,36}$/;
 const SCAN_LIMIT = 1000;
 
 export function decodeNextToken(token: string): string {
@@ -106,7 +109,7 @@ export function decodeNextToken(token: string): string {
   } catch {
     after = undefined;
   }
-  if (typeof after !== "string" || !TOKEN.test(after)) {
+  if (typeof after !== "string" || !JOB_ID_PATTERN.test(after)) {
     throw new S3ControlError("InvalidNextTokenException", 400, "The NextToken is not valid");
   }
   return after;

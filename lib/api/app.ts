@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { invalidRequest, notFound, S3ControlError } from "../errors.ts";
-import { JOB_STATUSES, type JobStatus } from "../jobs/model.ts";
+import { JOB_ID_PATTERN, JOB_STATUSES, type JobStatus } from "../jobs/model.ts";
 import { createJobSchema, jobTagSchema } from "../s3control/create-job-schema.ts";
 import { buildErrorXml, buildResultXml, parseRequestXml, xmlList } from "../s3control/xml.ts";
 import { jobRequestStatus, jobRequire, jobSetPriority, jobSetTags, listJobs, MAX_JOB_TAGS } from "./admin.ts";
@@ -18,7 +18,6 @@ import { authenticateHeaders, verifySignature } from "./sigv4.ts";
 export type { ApiDeps, ApiEnv } from "./deps.ts";
 
 export const MAX_BODY_BYTES = 256 * 1024;
-const JOB_ID = /^[a-zA-Z0-9\-_]{5,36}$/;
 
 const xml = (body: string, status = 200) =>
   new Response(body, { status, headers: { "content-type": "application/xml" } });
@@ -106,7 +105,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   );
 
   const jobRef = (accountId: string, jobId: string) => {
-    if (!JOB_ID.test(jobId)) throw notFound(`The job ${jobId.slice(0, 64)} does not exist`);
+    if (!JOB_ID_PATTERN.test(jobId)) throw notFound(`The job ${jobId.slice(0, 64)} does not exist`);
     return { accountId, jobId };
   };
 

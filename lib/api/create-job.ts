@@ -14,17 +14,13 @@ import { newAttempt } from "../leases/lease.ts";
 import { bucketOfArn } from "../manifest/location.ts";
 import { checkTarget, NOTIFY_TAG } from "../notify/notify.ts";
 import type { CreateJobInput } from "../s3control/create-job-schema.ts";
+import { sha256Hex } from "../util/hash.ts";
 
 interface TokenRecord {
   jobId: string;
   requestHash: string;
   /** The instant in the job ID: CreationTime, so ListJobs' order and CreationTime agree. */
   createdAt: string;
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** The buckets a request names itself (not its manifest's rows), with the field that names each. */

@@ -16,6 +16,7 @@ import type { Hono, Context as HonoContext } from "hono";
 import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Plan } from "../dispatch/plan.ts";
 import { capabilityTables } from "../endpoints/capabilities.ts";
+import { notHeldHere } from "../endpoints/routing.ts";
 import { invalidRequest, notFound, S3ControlError, UnrecoverableError } from "../errors.ts";
 import { TERMINAL_STATUSES } from "../jobs/model.ts";
 import { paths } from "../jobs/paths.ts";
@@ -191,13 +192,7 @@ export function registerExtensions(
       try {
         await gw.s3.send(new HeadBucketCommand({ Bucket: bucket }));
       } catch (err) {
-        if (
-          outcomeFromError(err).kind === "missing" ||
-          /^(403|301|400)$/.test(
-            String((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode),
-          )
-        )
-          continue;
+        if (notHeldHere(err)) continue;
         throw err;
       }
       const put = await gw.s3.send(

@@ -5,6 +5,7 @@
 // signatures in constant time. Web Crypto only, so it runs on Node, Lambda and Deno alike.
 import type { ApiKey } from "../auth/keys.ts";
 import { S3ControlError } from "../errors.ts";
+import { sha256Hex } from "../util/hash.ts";
 
 export interface SignedRequest {
   method: string;
@@ -29,11 +30,6 @@ const denied = (code: string, message: string) => new S3ControlError(code, 403, 
 const enc = new TextEncoder();
 const hex = (b: ArrayBuffer) =>
   Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
-
-export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? enc.encode(data) : data;
-  return hex(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
-}
 
 async function hmac(key: Uint8Array, data: string): Promise<Uint8Array> {
   const k = await crypto.subtle.importKey(

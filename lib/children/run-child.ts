@@ -11,7 +11,6 @@
 import type { Budget } from "../budget.ts";
 import type { Context } from "../context.ts";
 import type { Plan } from "../dispatch/plan.ts";
-import { capabilitiesKey, type GatewayCapabilities } from "../endpoints/capabilities.ts";
 import { ConflictError, UnrecoverableError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
 import { type ChildRef, paths } from "../jobs/paths.ts";
@@ -22,7 +21,6 @@ import type { TaskRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
 import { IntentJournal } from "../operations/intents.ts";
 import { taskNeeds } from "../operations/needs.ts";
-import { surveyDenied } from "../operations/survey.ts";
 import { HandOverError, type TaskContext, type TaskOutcome } from "../operations/types.ts";
 import { abortRegisteredUploads } from "../operations/uploads.ts";
 import { verifierFor, wantsVerification } from "../operations/verify.ts";
@@ -108,20 +106,20 @@ async function runShard(
   const end = shardEnd(state);
   const stop = AbortSignal.any([lease.lost, budget.signal]);
   const runsHere = placementOf(op, plan.routing, ref.endpointId, ctx.gateways);
-  // Every task is asked of the job's role before any gateway is: a survey asks what the job it
-  // surveys would need, and predicts the refusal.
+  // Every task is asked of the job's role before any gateway is (what it asks, and how a refusal
+  // reads, the operation may say: Operation.prepare).
   const role = ctx.auth.forJob(job);
-  const surveyed = job.surveyOf
-    ? (await jobGet(ctx.store, { accountId: ref.accountId, jobId: job.surveyOf }))?.value
-    : undefined;
-  const needs = taskNeeds((surveyed ?? job).request.Operation);
+  const prep = op.prepare
+    ? await op.prepare(ctx, job, ref.endpointId)
+    : { needsOf: job.request.Operation, refused: undefined, capabilities: undefined };
+  const needs = taskNeeds(prep.needsOf);
   const refusal = (row: TaskRow): TaskOutcome | undefined => {
     const denial = role.check(...needs(row));
     if (!denial) return undefined;
     // A task that runs once is refused once, by the first endpoint holding its bucket.
     if (op.placement === "first" && plan.routing[row.bucket]?.[0] !== ref.endpointId) return MISSING;
-    return job.surveyOf
-      ? surveyDenied()
+    return prep.refused
+      ? prep.refused(denial.message)
       : { kind: "failed", http: 403, code: "AccessDenied", message: denial.message, cause: "final" };
   };
   const intents = await IntentJournal.open(ctx.store, ref, lease.attempt);
@@ -135,10 +133,7 @@ async function runShard(
     signal: stop,
     intents,
     now: () => ctx.store.serverNow(),
-    // A survey predicts the failures of an operation its gateway cannot do.
-    ...(job.surveyOf
-      ? { capabilities: (await ctx.store.get<GatewayCapabilities>(capabilitiesKey(ref.endpointId)))?.value }
-      : {}),
+    ...(prep.capabilities ? { capabilities: prep.capabilities } : {}),
   };
   // A job that asks for verification reads every effect back (operations/verify.ts).
   const verify = wantsVerification(job) ? verifierFor(job.request.Operation) : undefined;

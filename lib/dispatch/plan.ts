@@ -11,6 +11,7 @@ import { type GeneratorScan, generateManifest } from "../manifest/generator.ts";
 import { type InventoryScan, normalizeInventory } from "../manifest/inventory.ts";
 import { bucketOfArn, locateManifest, type ManifestObject } from "../manifest/location.ts";
 import { manifestRowBatches } from "../manifest/read-rows.ts";
+import { operationFor } from "../operations/index.ts";
 import { reportKeys } from "../report/layout.ts";
 
 export interface Shard {
@@ -160,11 +161,9 @@ export async function buildPlan(
       };
     }
   }
-  // A copy's target bucket is routed with the manifest's: children look it up in the plan.
-  // (A survey of a copy, too: it counts the bytes that would cross gateways.)
-  const op = job.request.Operation;
-  const copyTarget = op.S3PutObjectCopy?.TargetResource;
-  const target = copyTarget ? bucketOfArn(copyTarget) : op.S3SurveyObject?.TargetBucket;
+  // A bucket the operation writes to (a copy's target) is routed with the manifest's: children
+  // look it up in the plan.
+  const target = operationFor(job.request.Operation).targetBucket;
   const routing = await routeBuckets(
     ctx.gateways,
     target ? new Set([...buckets.keys(), target]) : buckets.keys(),

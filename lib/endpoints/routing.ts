@@ -1,11 +1,20 @@
 // Bucket routing: a bucket lives on the endpoints whose HeadBucket answers 200. Resolved once
 // at dispatch and frozen into the job's plan, in configured endpoint order.
-import { HeadBucketCommand, S3ServiceException } from "@aws-sdk/client-s3";
+import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import { RetryableError } from "../errors.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
+import { httpStatusOf } from "../retry/policy.ts";
 import type { EndpointClients } from "./clients.ts";
 
 export type Routing = Record<string, string[]>;
+
+/**
+ * The answers that mean "not here, for us": 404 (no such bucket or key), 403 (someone else's),
+ * 301 (a bucket of another region) and 400 (a name this gateway refuses). Routing, the manifest's
+ * lookup and the object routes all read a gateway's answer with this one list.
+ */
+const NOT_HERE = new Set([404, 403, 301, 400]);
+export const notHeldHere = (err: unknown): boolean => NOT_HERE.has(httpStatusOf(err) ?? 0);
 
 /**
  * For each bucket, the ids of the endpoints that hold it (possibly none), among those `usable`
@@ -39,9 +48,7 @@ async function holds(gw: ReturnType<EndpointClients["get"]>, bucket: string): Pr
     );
     return true;
   } catch (err) {
-    const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
-    // 404: not here. 403: here for someone else, so not usable with these credentials.
-    if (status === 404 || status === 403 || status === 301 || status === 400) return false;
+    if (notHeldHere(err)) return false;
     throw new RetryableError(`routing bucket ${bucket} on ${gw.endpoint.id} failed`, { cause: err });
   }
 }

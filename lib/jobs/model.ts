@@ -18,7 +18,28 @@ export const JOB_STATUSES = [
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
+/** Statuses a job never leaves. */
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["Complete", "Cancelled", "Failed"];
+/** Dispatch is preparing the job (or is about to start it): poll watches the dispatch step. */
+export const PREPARING_STATUSES: readonly JobStatus[] = ["New", "Preparing", "Ready"];
+/** Children run (or drain after a cancel or a failure): poll watches the children. */
+export const RUNNING_STATUSES: readonly JobStatus[] = ["Active", "Cancelling", "Failing"];
+/** No child has started: a cancel ends the job at once. */
+export const UNSTARTED_STATUSES: readonly JobStatus[] = ["New", "Preparing", "Suspended", "Ready"];
+/** Children may be running or paused: a cancel lets them drain (Cancelling). */
+export const STARTED_STATUSES: readonly JobStatus[] = ["Active", "Pausing", "Paused"];
+
+/** Status changes that are sent as notifications (as EventBridge sends AWS's). */
+export const NOTIFIED_STATUSES: readonly JobStatus[] = [
+  "Suspended",
+  "Active",
+  "Complete",
+  "Failed",
+  "Cancelled",
+];
+
+/** A job ID: what CreateJob makes, and every route, message and the CLI accept. */
+export const JOB_ID_PATTERN = /^[a-zA-Z0-9\-_]{5,36}$/;
 
 export interface FailureReason {
   FailureCode: string;

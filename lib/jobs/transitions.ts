@@ -12,6 +12,7 @@ import type {
   Progress,
   StatusEvent,
 } from "./model.ts";
+import { TERMINAL_STATUSES } from "./model.ts";
 import type { JobRef } from "./paths.ts";
 import { jobUpdate } from "./store.ts";
 
@@ -49,7 +50,6 @@ export interface TransitionPatch {
   generatedManifest?: GeneratedManifestDescriptor;
 }
 
-const TERMINAL: readonly JobStatus[] = ["Complete", "Cancelled", "Failed"];
 /** FailureReasons kept on a job: enough for every cause, bounded whatever happens. */
 const MAX_FAILURE_REASONS = 20;
 
@@ -82,7 +82,7 @@ async function jobTransition(
       status: to,
       phaseTimes: { ...current.phaseTimes, [to]: current.phaseTimes[to] ?? now },
       history: [...current.history, event],
-      ...(TERMINAL.includes(to) ? { terminationDate: now } : {}),
+      ...(TERMINAL_STATUSES.includes(to) ? { terminationDate: now } : {}),
     };
   });
   if (!job) throw new S3BatchError(`job ${ref.jobId} does not exist`);

@@ -1,9 +1,10 @@
 // Finding the manifest object on the gateways and reading byte ranges of it. The manifest's
 // bucket may exist on several gateways; the object is read from the first (in configured order)
 // that holds it with the ETag the job names, and every later read is pinned to that ETag.
-import { GetObjectCommand, HeadObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { type Authorizer, s3Arn } from "../auth/authorize.ts";
 import type { Context } from "../context.ts";
+import { notHeldHere } from "../endpoints/routing.ts";
 import { RetryableError, UnrecoverableError } from "../errors.ts";
 import { withEndpointRetry } from "../retry/endpoint-call.ts";
 import type { ManifestSpec } from "../s3control/create-job-schema.ts";
@@ -75,8 +76,7 @@ export async function locateManifest(
         size: head.ContentLength ?? 0,
       };
     } catch (err) {
-      const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
-      if (status === 404 || status === 403 || status === 400) continue;
+      if (notHeldHere(err)) continue;
       throw new RetryableError(`reading the manifest from ${gw.endpoint.id} failed`, { cause: err });
     }
   }

@@ -9,7 +9,6 @@ import type { JobRecord, JobStatus } from "../jobs/model.ts";
 import type { JobRef } from "../jobs/paths.ts";
 import { jobMarkCancelled, jobMarkComplete, jobMarkFailed } from "../jobs/transitions.ts";
 import type { LeaseFields } from "../leases/lease.ts";
-import type { Survey } from "../operations/survey.ts";
 import type { ReportSummary } from "../report/report-summary.ts";
 import { pendingClear } from "../steps/priority.ts";
 
@@ -24,8 +23,8 @@ export interface MergeCheckpoint {
   counts: MergeCounts;
   /** The failed rows so far, grouped, and the tasks by endpoint (report-summary.ts). */
   summary: ReportSummary;
-  /** A survey's sums so far (operations/survey.ts). */
-  survey?: Survey;
+  /** What the operation sums over the rows, so far (Operation.tally: the survey's). */
+  tally?: unknown;
   writers: Partial<Record<"succeeded" | "failed", { state: WriterState; carry: string }>>;
   /** Report gateways lost so far (their outage outlasted the window, or they refused), with why. */
   lost?: Record<string, string>;

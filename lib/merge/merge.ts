@@ -38,7 +38,6 @@ import { echoRowBatches } from "../manifest/read-rows.ts";
 import type { EchoRow } from "../manifest/rows.ts";
 import { operationFor } from "../operations/index.ts";
 import { jobJournals } from "../operations/intents.ts";
-import { SurveyTally } from "../operations/survey.ts";
 import { abortRegisteredUploads } from "../operations/uploads.ts";
 import { REPORT_FORMAT, REPORT_SCHEMA, type ReportManifest, reportKeys } from "../report/layout.ts";
 import { ReportTally } from "../report/report-summary.ts";
@@ -208,18 +207,15 @@ async function writeReport(
 
   const counts: MergeCounts = saved ? { ...saved.counts } : { succeeded: 0, failed: 0 };
   const summary = new ReportTally(saved?.summary);
-  const surveySpec = job.request.Operation.S3SurveyObject;
-  const survey =
-    surveySpec && job.surveyOf
-      ? new SurveyTally(ref.jobId, surveySpec, plan.routing, saved?.survey)
-      : undefined;
+  // What the operation sums over the rows, if it does (the survey's sums).
+  const tally = operationFor(job.request.Operation).tally?.(job, plan.routing, saved?.tally);
   const handover = async (nextShard: number) => {
     noteLost();
     const checkpoint: MergeCheckpoint = {
       nextShard,
       counts,
       summary: summary.toJSON(),
-      ...(survey ? { survey: survey.toJSON() } : {}),
+      ...(tally ? { tally: tally.toJSON() } : {}),
       writers: {},
       ...(lost.size > 0 ? { lost: Object.fromEntries(lost) } : {}),
     };
@@ -238,7 +234,7 @@ async function writeReport(
     dropLost();
     const startShard = saved?.nextShard ?? 0;
     const stop = AbortSignal.any([budget.signal, lease.lost]);
-    const observe = survey ? survey.row.bind(survey) : undefined;
+    const observe = tally ? tally.row.bind(tally) : undefined;
     for await (const item of reportRows(ctx, ref, job, plan, shards, startShard, observe)) {
       if ("boundary" in item) {
         if (stop.aborted) {
@@ -298,12 +294,7 @@ async function writeReport(
     );
     throw err;
   }
-  if (survey && job.surveyOf)
-    await ctx.store.putBytes(
-      paths.survey({ accountId: ref.accountId, jobId: job.surveyOf }),
-      JSON.stringify({ ...survey.toJSON(), status: "done", finishedAt: new Date().toISOString() }),
-      "application/json",
-    );
+  await tally?.finish(ctx.store);
   // The summary before the commit: a job that ends has its error summary.
   await ctx.store.putBytes(paths.errorSummary(ref), JSON.stringify(summary.toJSON()), "application/json");
   noteLost();

@@ -17,7 +17,7 @@
 // Every failed try is in the job's event log. The secret is only ever in the settings.
 import type { Context } from "../context.ts";
 import { ConflictError, S3BatchError } from "../errors.ts";
-import type { JobRecord, JobStatus, StatusEvent } from "../jobs/model.ts";
+import { type JobRecord, NOTIFIED_STATUSES, type StatusEvent } from "../jobs/model.ts";
 import { paths } from "../jobs/paths.ts";
 import { jobEvent } from "../jobs/store.ts";
 import { type LeaseFields, leaseAcquire, newAttempt } from "../leases/lease.ts";
@@ -40,7 +40,6 @@ export { NOTIFY_TAG };
 /** The target answered, but not with a delivery (a non-2xx status, too many redirects). */
 class TargetAnswerError extends S3BatchError {}
 
-const NOTIFIED: readonly JobStatus[] = ["Suspended", "Active", "Complete", "Failed", "Cancelled"];
 /** Tries of one event before it is given up (with the delays capped, about an hour). */
 const MAX_TRIES = 60;
 const TRY_TIMEOUT_MS = 3_000;
@@ -70,7 +69,7 @@ export function targetOf(job: JobRecord, settings: Deps["settings"]): string | u
 }
 
 const notifiedEvents = (job: JobRecord): { event: StatusEvent; index: number }[] =>
-  job.history.flatMap((event, index) => (NOTIFIED.includes(event.status) ? [{ event, index }] : []));
+  job.history.flatMap((event, index) => (NOTIFIED_STATUSES.includes(event.status) ? [{ event, index }] : []));
 
 /** The event, shaped like EventBridge's. */
 export function stateChangeEvent(job: JobRecord, event: StatusEvent, index: number, region: string) {

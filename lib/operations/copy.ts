@@ -129,6 +129,7 @@ export function copyOperation(spec: CopySpec): Operation {
   const prefix = spec.TargetKeyPrefix ?? "";
   return {
     placement: "first",
+    ...(spec.TargetResource ? { targetBucket: bucketOfArn(spec.TargetResource) } : {}),
     run: async (t, row) => {
       const src = await headSource(t, row);
       if ("kind" in src) return src;

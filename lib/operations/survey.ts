@@ -13,7 +13,7 @@
 // themselves, so an object written after the survey is acted on.
 import { GetObjectLockConfigurationCommand, HeadObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
 import type { Context } from "../context.ts";
-import { capabilityOf } from "../endpoints/capabilities.ts";
+import { capabilitiesKey, capabilityOf, type GatewayCapabilities } from "../endpoints/capabilities.ts";
 import { S3ControlError } from "../errors.ts";
 import { type JobRecord, newJobRecord } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
@@ -21,7 +21,8 @@ import { jobGet } from "../jobs/store.ts";
 import { newAttempt } from "../leases/lease.ts";
 import type { OperationSpec } from "../s3control/create-job-schema.ts";
 import { operationName } from "../s3control/create-job-schema.ts";
-import type { Operation, TaskOutcome } from "./types.ts";
+import type { JsonStore } from "../store/json-store.ts";
+import type { Operation, RowTally, TaskOutcome } from "./types.ts";
 import { objectOf, outcomeFromError } from "./types.ts";
 
 export const SURVEY_SUFFIX = "_s";
@@ -66,6 +67,22 @@ export function surveyOperation(spec: SurveySpec): Operation {
   const locked = new Map<string, Promise<boolean>>();
   return {
     placement: "every",
+    // A survey of a copy counts the bytes that would cross gateways: its target is routed too.
+    ...(spec.TargetBucket ? { targetBucket: spec.TargetBucket } : {}),
+    // Tasks are asked of the role for what the surveyed job would do; a refusal is predicted, not
+    // failed; the gateway's capability table predicts what it cannot do.
+    prepare: async (ctx, job, endpointId) => {
+      const surveyed = job.surveyOf
+        ? (await jobGet(ctx.store, { accountId: job.accountId, jobId: job.surveyOf }))?.value
+        : undefined;
+      const capabilities = (await ctx.store.get<GatewayCapabilities>(capabilitiesKey(endpointId)))?.value;
+      return {
+        needsOf: (surveyed ?? job).request.Operation,
+        refused: surveyDenied,
+        ...(capabilities ? { capabilities } : {}),
+      };
+    },
+    tally: (job, routing, saved) => new SurveyTally(job, spec, routing, saved as Survey | undefined),
     run: async ({ s3, capabilities }, row): Promise<TaskOutcome> => {
       // What this gateway lacks, by its probed table: the task would fail with its own code.
       const needed = capabilityOf(spec.Of);
@@ -127,16 +144,17 @@ export interface Survey {
   finishedAt?: string;
 }
 
-/** Sums the survey's rows as the merge meets them. */
-export class SurveyTally {
+/** Sums the survey's rows as the merge meets them; once the report is written, survey.json. */
+export class SurveyTally implements RowTally {
   private readonly s: Survey;
 
   constructor(
-    surveyJobId: string,
+    private readonly job: Pick<JobRecord, "accountId" | "jobId" | "surveyOf">,
     private readonly spec: SurveySpec,
     private readonly routing: Record<string, string[]>,
     saved?: Survey,
   ) {
+    const surveyJobId = job.jobId;
     this.s = saved
       ? structuredClone(saved)
       : {
@@ -195,6 +213,16 @@ export class SurveyTally {
 
   toJSON(): Survey {
     return this.s;
+  }
+
+  /** Writes the summary on the surveyed job, where the progress route and the CLI read it. */
+  async finish(store: JsonStore): Promise<void> {
+    if (!this.job.surveyOf) return;
+    await store.putBytes(
+      paths.survey({ accountId: this.job.accountId, jobId: this.job.surveyOf }),
+      JSON.stringify({ ...this.s, status: "done", finishedAt: new Date().toISOString() }),
+      "application/json",
+    );
   }
 }
 

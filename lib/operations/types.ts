@@ -1,12 +1,16 @@
 // What an operation is: a function from one task row on one endpoint to an outcome.
 import { HeadObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import type { Context } from "../context.ts";
 import type { GatewayCapabilities } from "../endpoints/capabilities.ts";
 import type { EndpointClients } from "../endpoints/clients.ts";
 import type { Routing } from "../endpoints/routing.ts";
 import { S3BatchError } from "../errors.ts";
+import type { JobRecord } from "../jobs/model.ts";
 import type { TaskRow } from "../manifest/rows.ts";
 import { classifyError, type ErrorClass } from "../retry/policy.ts";
+import type { OperationSpec } from "../s3control/create-job-schema.ts";
 import type { Settings } from "../settings.ts";
+import type { JsonStore } from "../store/json-store.ts";
 import type { IntentJournal } from "./intents.ts";
 
 export type TaskOutcome =
@@ -30,7 +34,7 @@ export interface TaskContext {
   intents: IntentJournal;
   /** The control store's clock (epoch ms): when an upload was registered. */
   now: () => number;
-  /** This endpoint's capability table, for a survey (endpoints/capabilities.ts). */
+  /** This endpoint's capability table, when the operation's `prepare` asked for it. */
   capabilities?: GatewayCapabilities;
 }
 
@@ -43,8 +47,36 @@ export class HandOverError extends S3BatchError {}
 export interface Operation {
   /** Runs on every endpoint holding the object, or only on the first that holds it. */
   placement: "every" | "first";
+  /** A bucket its tasks write to besides the rows' own, routed with the manifest's (a copy's target). */
+  targetBucket?: string;
   /** The task's outcome; throws HandOverError when `t.signal` stopped it part-way. */
   run(t: TaskContext, row: TaskRow): Promise<TaskOutcome>;
+  /**
+   * Before a child's first task: what its tasks are asked of the job's role, how a refused one
+   * reads, and what else its tasks see. Without it: the operation's own permissions, and 403
+   * AccessDenied. (The survey asks for the permissions of the job it surveys, and predicts.)
+   */
+  prepare?(ctx: Pick<Context, "store">, job: JobRecord, endpointId: string): Promise<Preparation>;
+  /** Sums every report row as the merge meets them, kept in the merge's checkpoint (the survey's). */
+  tally?(job: JobRecord, routing: Routing, saved: unknown): RowTally;
+}
+
+export interface Preparation {
+  /** The operation whose permissions each task needs. */
+  needsOf: OperationSpec;
+  /** A refused task's outcome; `message` names role, action and resource. */
+  refused?: (message: string) => TaskOutcome;
+  capabilities?: GatewayCapabilities;
+}
+
+/** A merge-side reducer over the report's rows. */
+export interface RowTally {
+  /** One manifest row: what each endpoint's task said, in routing order. */
+  row(bucket: string, seen: { endpointId: string; message: string | undefined }[]): void;
+  /** What it summed so far: saved at a handover, given back as `saved`. */
+  toJSON(): unknown;
+  /** The report is written: keeps what it summed. */
+  finish(store: JsonStore): Promise<void>;
 }
 
 const MISSING_CODES = new Set(["NoSuchKey", "NoSuchBucket", "NoSuchVersion", "NotFound"]);

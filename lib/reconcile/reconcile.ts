@@ -14,7 +14,7 @@ import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import { dispatchStep } from "../dispatch/dispatch-step.ts";
 import type { Plan } from "../dispatch/plan.ts";
-import type { JobRecord, JobStatus, ProgressSample } from "../jobs/model.ts";
+import { type JobRecord, PREPARING_STATUSES, type ProgressSample, RUNNING_STATUSES } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { jobGet, jobUpdate } from "../jobs/store.ts";
 import { jobMarkCompleting, jobMarkFailing } from "../jobs/transitions.ts";
@@ -30,8 +30,6 @@ import { chainStep } from "./poll-chain.ts";
 export const FAILURE_MIN_TASKS = 1000;
 export const FAILURE_RATE = 0.5;
 
-const PREPARING: readonly JobStatus[] = ["New", "Preparing", "Ready"];
-const RUNNING: readonly JobStatus[] = ["Active", "Cancelling", "Failing"];
 /** Re-drives per tick at most: a crash leaves a handful; a thousand would be a storm. */
 const MAX_RECOVERIES = 200;
 
@@ -48,8 +46,8 @@ export async function pollJob(ctx: Context, msg: PollMessage): Promise<void> {
   });
   await chainStep(ctx, msg, job.value.status, waiting);
   const status = job.value.status;
-  if (PREPARING.includes(status)) await reconcileDispatch(ctx, job);
-  else if (RUNNING.includes(status)) await reconcileChildren(ctx, job.value);
+  if (PREPARING_STATUSES.includes(status)) await reconcileDispatch(ctx, job);
+  else if (RUNNING_STATUSES.includes(status)) await reconcileChildren(ctx, job.value);
   else if (status === "Completing") await reconcileMerge(ctx, job.value);
 }
 

@@ -1,11 +1,12 @@
 // The SQS messages between functions. Every body carries a schema version `v`; a handler that
 // meets a version it does not know records the message and drops it instead of guessing.
 import { z } from "zod";
+import { JOB_ID_PATTERN } from "../jobs/model.ts";
 
 const jobRef = {
   v: z.literal(1),
   accountId: z.string().regex(/^\d{12}$/),
-  jobId: z.string().regex(/^[a-zA-Z0-9\-_]{5,36}$/),
+  jobId: z.string().regex(JOB_ID_PATTERN),
 };
 
 export const dispatchMessage = z.object({ type: z.literal("dispatch"), ...jobRef });

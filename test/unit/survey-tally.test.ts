@@ -8,10 +8,12 @@ import { SurveyTally } from "../../lib/operations/survey.ts";
 const seen = (size: number, storageClass = "STANDARD", wouldFail?: string) =>
   `survey ${JSON.stringify({ size, storageClass, ...(wouldFail ? { wouldFail } : {}) })}`;
 
+const SURVEY_JOB = { accountId: "123456789012", jobId: "j_s", surveyOf: "j" };
+
 describe("survey tally", () => {
   it("sums a copy's rows, counting the bytes that would cross to the target's gateway", () => {
     const routing = { src: ["a", "b"], dst: ["b"] };
-    const t = new SurveyTally("j_s", { Of: "S3PutObjectCopy", TargetBucket: "dst" }, routing);
+    const t = new SurveyTally(SURVEY_JOB, { Of: "S3PutObjectCopy", TargetBucket: "dst" }, routing);
     t.row("src", [{ endpointId: "a", message: seen(10) }]); // crosses a → b
     t.row("src", [{ endpointId: "b", message: seen(20, "GLACIER") }]); // stays on b
     t.row("src", [
@@ -39,9 +41,9 @@ describe("survey tally", () => {
 
   it("carries its sums across a handover", () => {
     const routing = { src: ["a"] };
-    const first = new SurveyTally("j_s", { Of: "S3PutObjectTagging" }, routing);
+    const first = new SurveyTally(SURVEY_JOB, { Of: "S3PutObjectTagging" }, routing);
     first.row("src", [{ endpointId: "a", message: seen(7) }]);
-    const resumed = new SurveyTally("j_s", { Of: "S3PutObjectTagging" }, routing, first.toJSON());
+    const resumed = new SurveyTally(SURVEY_JOB, { Of: "S3PutObjectTagging" }, routing, first.toJSON());
     resumed.row("src", [{ endpointId: "a", message: seen(8) }]);
     expect(resumed.toJSON().endpoints.a).toEqual({ found: 2, bytes: 15, storageClasses: { STANDARD: 2 } });
     expect(first.toJSON().endpoints.a?.found).toBe(1);
