@@ -1,4 +1,4 @@
-// The layers of lib/, lowest first (docs/layers.md says what each is for). A module may import
+// The layers of lib/, lowest first (README, "Where things are", says what each is for). A module may import
 // its own folder and any folder of a lower layer; nothing imports upward, and folders never import
 // each other in a cycle. functions/, runtime/ and cli/ sit above lib/ and may import any of it;
 // lib/ imports none of them. `npm test` runs this (npm run lint:layers).
