@@ -83,9 +83,6 @@ export function classifyError(err: unknown): ErrorClass {
   return "final";
 }
 
-/** True for the classes that say nothing about the object: wait and try again. */
-export const isTransient = (c: ErrorClass | undefined) => c === "throttled" || c === "unavailable";
-
 const BACKOFF: Record<Exclude<ErrorClass, "final">, { baseMs: number; capMs: number }> = {
   throttled: { baseMs: 200, capMs: 5_000 },
   unavailable: { baseMs: 500, capMs: 10_000 },

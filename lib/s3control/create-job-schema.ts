@@ -364,7 +364,6 @@ export type ManifestSpec = NonNullable<CreateJobInput["Manifest"]>;
 export type ManifestGeneratorSpec = NonNullable<
   CreateJobInput["ManifestGenerator"]
 >["S3JobManifestGenerator"];
-export type ReportSpec = CreateJobInput["Report"];
 export type OperationSpec = CreateJobInput["Operation"];
 
 /** The name of the one operation a job's Operation names (S3PutObjectTagging, ...). */
