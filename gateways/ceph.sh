@@ -191,13 +191,13 @@ stop() { # state
 kill_stale() {
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-c $state/ceph.conf " || continue
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "-c $state/ceph.conf " || continue
     kill -KILL "${p#/proc/}" 2>/dev/null || true
   done
   for _ in $(seq 1 20); do
     local left=0
     for p in /proc/[0-9]*; do
-      tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-c $state/ceph.conf " && left=1
+      { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "-c $state/ceph.conf " && left=1
     done
     ((left)) || return 0
     sleep 0.25
