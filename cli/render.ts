@@ -51,7 +51,9 @@ export function printJobs(out: Out, jobs: JobListDescriptor[]): void {
 }
 
 export function printEndpoints(out: Out, p: ProgressView): void {
-  const rows = [["ENDPOINT", "ROUTED", "DONE", "FOUND", "SUCCEEDED", "FAILED", "MISSING", "TASKS/S", "ETA"]];
+  const rows = [
+    ["ENDPOINT", "ROUTED", "DONE", "FOUND", "SUCCEEDED", "FAILED", "MISSING", "TASKS/S", "ETA", "IN FLIGHT"],
+  ];
   for (const e of p.endpoints)
     rows.push([
       e.id,
@@ -63,6 +65,8 @@ export function printEndpoints(out: Out, p: ProgressView): void {
       String(e.missing),
       e.tasksPerSecond.toFixed(1),
       duration(e.etaSeconds),
+      // The adaptive limit the workers found, of the operator's ceiling.
+      e.concurrency ? `${e.concurrency.limit}/${e.concurrency.ceiling}` : "-",
     ]);
   for (const l of table(rows)) out(l);
 }

@@ -9,6 +9,7 @@ import { listProgress } from "../children/progress.ts";
 import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import type { Plan, ShardList } from "../dispatch/plan.ts";
+import { type GatewayConcurrency, gatewayConcurrency } from "../endpoints/budget.ts";
 import { type JobRecord, type ProgressSample, TERMINAL_STATUSES } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { type Survey, surveyOf } from "../operations/survey.ts";
@@ -34,6 +35,8 @@ export interface EndpointProgress {
   tasks: { succeeded: number; failed: number } | null;
   tasksPerSecond: number;
   etaSeconds: number | null;
+  /** How many requests the gateway takes at once now, as the workers found it (endpoints/adaptive.ts). */
+  concurrency: GatewayConcurrency | null;
 }
 
 export interface ProgressView {
@@ -69,7 +72,10 @@ function rateOf(samples: ProgressSample[], value: (s: ProgressSample) => number,
 
 const eta = (left: number, rate: number) => (left <= 0 ? 0 : rate > 0 ? Math.round(left / rate) : null);
 
-export async function progressView(ctx: Pick<Context, "store">, job: JobRecord): Promise<ProgressView> {
+export async function progressView(
+  ctx: Pick<Context, "store" | "settings">,
+  job: JobRecord,
+): Promise<ProgressView> {
   const { store } = ctx;
   const ref: JobRef = job;
   const ended = TERMINAL_STATUSES.includes(job.status);
@@ -103,6 +109,7 @@ export async function progressView(ctx: Pick<Context, "store">, job: JobRecord):
         tasks: null,
         tasksPerSecond: 0,
         etaSeconds: null,
+        concurrency: null,
       };
       byId.set(id, e);
     }
@@ -124,6 +131,14 @@ export async function progressView(ctx: Pick<Context, "store">, job: JobRecord):
     if (childSettled(p)) e.children.settled++;
   }
   for (const e of byId.values()) {
+    const endpoint = ctx.settings.endpoints.find((x) => x.id === e.id);
+    if (!ended && endpoint)
+      e.concurrency = await gatewayConcurrency(
+        store,
+        e.id,
+        endpoint.maxConcurrency,
+        ctx.settings.leaseSeconds * 1000,
+      );
     e.children.started = ended ? e.children.total : (started.get(e.id) ?? 0);
     e.tasksPerSecond = ended ? 0 : rateOf(samples, (s) => s.byEndpoint[e.id] ?? 0, now);
     e.etaSeconds = ended ? 0 : eta(e.routed - e.done, e.tasksPerSecond);

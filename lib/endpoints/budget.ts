@@ -18,7 +18,36 @@ import type { JsonStore } from "../store/json-store.ts";
 import type { Logger } from "../util/logger.ts";
 
 interface BudgetDoc {
-  holders: Record<string, { slots: number; want: number; at: number }>;
+  /** `limit`: the holder's adaptive in-flight limit on the gateway (adaptive.ts), when it has one. */
+  holders: Record<string, { slots: number; want: number; at: number; limit?: number }>;
+}
+
+export const budgetKey = (endpointId: string) => `budget/${endpointId}.json`;
+
+/** The gateway's concurrency as the deployment stands: what the progress route and `s3batch show` say. */
+export interface GatewayConcurrency {
+  /** The adaptive limits of the workers holding slots, added up, capped by the ceiling. */
+  limit: number;
+  /** The endpoint's `maxConcurrency`. */
+  ceiling: number;
+  /** Workers (processes, Lambda containers) holding or wanting slots now. */
+  workers: number;
+}
+
+/** Reads the gateway's budget document: its live holders' limits, or null when nobody holds any. */
+export async function gatewayConcurrency(
+  store: JsonStore,
+  endpointId: string,
+  ceiling: number,
+  leaseMs: number,
+): Promise<GatewayConcurrency | null> {
+  const doc = await store.get<BudgetDoc>(budgetKey(endpointId));
+  if (!doc) return null;
+  const now = store.serverNow();
+  const live = Object.values(doc.value.holders).filter((h) => now - h.at < leaseMs);
+  if (live.length === 0) return null;
+  const limit = live.reduce((n, h) => n + (h.limit ?? h.slots), 0);
+  return { limit: Math.min(ceiling, limit), ceiling, workers: live.length };
 }
 
 /**
@@ -76,10 +105,12 @@ export class SharedBudget {
     private readonly holder: string,
     private readonly leaseMs: number,
     private readonly log: Logger,
+    /** This holder's adaptive limit on the gateway, recorded with its entry. */
+    private readonly limitNow?: () => number,
   ) {}
 
   private get key() {
-    return `budget/${this.endpointId}.json`;
+    return budgetKey(this.endpointId);
   }
 
   private capacity(): number {
@@ -201,7 +232,13 @@ export class SharedBudget {
             return undefined;
           }
           if (want === 0 && target === 0) delete holders[this.holder];
-          else holders[this.holder] = { slots: target, want, at: now };
+          else
+            holders[this.holder] = {
+              slots: target,
+              want,
+              at: now,
+              ...(this.limitNow ? { limit: this.limitNow() } : {}),
+            };
           recorded = { slots: target, at: now };
           return { holders };
         },

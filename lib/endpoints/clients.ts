@@ -11,6 +11,7 @@ import { EndpointAvailability } from "../retry/availability.ts";
 import { gatewaySdkRetry } from "../retry/policy.ts";
 import type { JsonStore } from "../store/json-store.ts";
 import type { Logger } from "../util/logger.ts";
+import { AdaptiveLimit, observeAttempts } from "./adaptive.ts";
 import { SharedBudget } from "./budget.ts";
 import type { Credentials, Endpoint } from "./config.ts";
 
@@ -49,7 +50,10 @@ export function createS3Client(o: S3ClientOptions): S3Client {
 export interface EndpointClient {
   endpoint: Endpoint;
   s3: S3Client;
+  /** This process's tasks on the endpoint: as many at once as `adaptive` allows now. */
   limit: LimitFunction;
+  /** The in-flight limit the endpoint's answers have shown it takes (adaptive.ts). */
+  adaptive: AdaptiveLimit;
   availability: EndpointAvailability;
 }
 
@@ -67,8 +71,17 @@ export class EndpointClients {
     shared?: { store: JsonStore; holder: string; leaseMs: number; log: Logger },
   ) {
     for (const endpoint of endpoints) {
+      const adaptive = new AdaptiveLimit({
+        floor: Math.min(2, endpoint.maxConcurrency),
+        ceiling: endpoint.maxConcurrency,
+      });
+      const limit = pLimit(adaptive.limit);
+      adaptive.onChange((n) => {
+        limit.concurrency = n;
+      });
       this.byId.set(endpoint.id, {
         endpoint,
+        adaptive,
         s3: createS3Client({
           endpoint: endpoint.url,
           region: endpoint.region,
@@ -78,7 +91,7 @@ export class EndpointClients {
           retry: gatewaySdkRetry(),
           ...(httpHandler ? { httpHandler } : {}),
         }),
-        limit: pLimit(endpoint.maxConcurrency),
+        limit,
         availability: new EndpointAvailability(endpoint.id, outageWindowMs),
       });
       if (shared) {
@@ -89,10 +102,13 @@ export class EndpointClients {
           shared.holder,
           shared.leaseMs,
           shared.log,
+          () => adaptive.limit,
         );
         budget.install(this.get(endpoint.id).s3);
         this.budgets.push(budget);
       }
+      // Inside the budget's slot: the latency measured is the gateway's, not the wait for a slot.
+      observeAttempts(this.get(endpoint.id).s3, adaptive);
     }
   }
 
