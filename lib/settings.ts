@@ -45,6 +45,8 @@ export interface Settings {
   leaseSeconds: number;
   /** How long an endpoint may be unavailable before its waiting tasks fail (503). */
   outageWindowSeconds: number;
+  /** Per-object calls through the lean request path instead of the SDK's stack (S3BATCH_LEAN_REQUESTS). */
+  leanRequests: boolean;
   /** How old a gateway's capability table may grow before it is probed again. */
   probeSeconds: number;
   /** Takes of a step (child, dispatch, merge) without progress before it is given up. */
@@ -106,6 +108,14 @@ function document(
   } catch (err) {
     throw new ConfigError(`${name}_FILE ${file} cannot be read: ${(err as Error).message}`);
   }
+}
+
+function flag(env: Record<string, string | undefined>, name: string, def: boolean): boolean {
+  const v = env[name];
+  if (v === undefined || v === "") return def;
+  if (v === "1" || v === "true") return true;
+  if (v === "0" || v === "false") return false;
+  throw new ConfigError(`${name} must be 1 or 0`);
 }
 
 const list = (raw: string | undefined) =>
@@ -178,6 +188,7 @@ export function loadSettings(
     leaseSeconds: int(env, "S3BATCH_LEASE_SECONDS", 10, 3, 900),
     outageWindowSeconds: int(env, "S3BATCH_OUTAGE_WINDOW_SECONDS", 900, 1, 86_400),
     probeSeconds: int(env, "S3BATCH_PROBE_SECONDS", 3_600, 10, 604_800),
+    leanRequests: flag(env, "S3BATCH_LEAN_REQUESTS", true),
     maxAttempts: int(env, "S3BATCH_MAX_ATTEMPTS", 5, 1, 100),
     budgetSeconds: int(env, "S3BATCH_BUDGET_SECONDS", 840, 1, 86_400),
     handoverMarginSeconds: int(env, "S3BATCH_HANDOVER_MARGIN_SECONDS", 60, 0, 3_600),

@@ -6,6 +6,7 @@
 import type { ApiKey } from "../auth/keys.ts";
 import { S3ControlError } from "../errors.ts";
 import { sha256Hex } from "../util/hash.ts";
+import { rfc3986 } from "../util/sigv4-sign.ts";
 
 export interface SignedRequest {
   method: string;
@@ -41,10 +42,6 @@ async function hmac(key: Uint8Array, data: string): Promise<Uint8Array> {
   );
   return new Uint8Array(await crypto.subtle.sign("HMAC", k, enc.encode(data)));
 }
-
-/** RFC 3986 encoding as SigV4 wants it: unreserved characters stay, everything else is %XX. */
-const rfc3986 = (s: string) =>
-  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 function canonicalQuery(url: URL, drop?: string): string {
   const raw = url.search.startsWith("?") ? url.search.slice(1) : url.search;

@@ -14,6 +14,7 @@ import type { Logger } from "../util/logger.ts";
 import { AdaptiveLimit, observeAttempts } from "./adaptive.ts";
 import { SharedBudget } from "./budget.ts";
 import type { Credentials, Endpoint } from "./config.ts";
+import { installLeanPath } from "./lean-s3.ts";
 
 export interface S3ClientOptions {
   endpoint?: string;
@@ -69,6 +70,8 @@ export class EndpointClients {
     httpHandler?: HttpHandlerFactory,
     /** Where the deployment-wide budgets live; without it each process keeps its own limit only. */
     shared?: { store: JsonStore; holder: string; leaseMs: number; log: Logger },
+    /** Per-object calls through the lean request path (lean-s3.ts) rather than the SDK's stack. */
+    o: { lean?: boolean } = {},
   ) {
     for (const endpoint of endpoints) {
       const adaptive = new AdaptiveLimit({
@@ -109,6 +112,11 @@ export class EndpointClients {
       }
       // Inside the budget's slot: the latency measured is the gateway's, not the wait for a slot.
       observeAttempts(this.get(endpoint.id).s3, adaptive);
+      if (o.lean)
+        installLeanPath(this.get(endpoint.id).s3, endpoint, {
+          adaptive,
+          ...(shared ? { budget: this.budgets.at(-1) as SharedBudget } : {}),
+        });
     }
   }
 

@@ -27,7 +27,7 @@ const endpointSchema = z.object({
   region: z.string().min(1).max(64).default("us-east-1"),
   credentials: credentialsSchema.optional(),
   forcePathStyle: z.boolean().default(true),
-  maxConcurrency: z.number().int().min(1).max(1024).default(32),
+  maxConcurrency: z.number().int().min(1).max(1024).default(128),
   /** A bucket whose scratch prefix `.s3batch-probe/` the capability probe may use. */
   probeBucket: z
     .string()

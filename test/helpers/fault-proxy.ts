@@ -1,7 +1,8 @@
 // A real HTTP proxy on a real socket in front of a gateway, for fault tests: it can refuse
 // connections for a while (the listening socket closed and every open connection dropped), answer
-// a share of requests with 503 SlowDown, reset a share of connections mid-request, and count the
-// requests it sees in flight at once. Nothing in the code under test is stubbed: the SDK meets
+// a share of requests with 503 SlowDown, answer 503 SlowDown above a request rate (as S3 does per
+// prefix), reset a share of connections mid-request, and count the requests it sees (in flight at
+// once, and by kind when given a classifier). Nothing in the code under test is stubbed: the SDK meets
 // the failure on the wire.
 import {
   createServer,
@@ -21,12 +22,16 @@ export interface FaultProxy {
   resetRate: number;
   /** Forward requests without If-Match and If-None-Match: a store that ignores conditional writes. */
   stripConditionalHeaders: boolean;
+  /** Requests per second let through (a token bucket of one second's burst); the rest get 503 SlowDown. */
+  rateLimit: number | undefined;
   readonly stats: {
     requests: number;
     slowDowns: number;
     resets: number;
     refusedSince?: number;
     peakInFlight: number;
+    /** Requests forwarded, by the kind `classify` gave them. */
+    byKind: Record<string, number>;
   };
   /** Stops accepting connections and drops the open ones: clients get ECONNREFUSED/ECONNRESET. */
   down(): Promise<void>;
@@ -41,11 +46,25 @@ const SLOW_DOWN =
 export async function startFaultProxy(
   target: string,
   random: () => number = Math.random,
+  /** Names a forwarded request's kind (its method and path say), for `stats.byKind`. */
+  classify?: (req: IncomingMessage) => string,
 ): Promise<FaultProxy> {
   const to = new URL(target);
   const sockets = new Set<Socket>();
   let inFlight = 0;
-  const stats: FaultProxy["stats"] = { requests: 0, slowDowns: 0, resets: 0, peakInFlight: 0 };
+  const stats: FaultProxy["stats"] = { requests: 0, slowDowns: 0, resets: 0, peakInFlight: 0, byKind: {} };
+  const bucket = { tokens: 0, at: 0 };
+  /** Takes a token of the rate limit; false when none is left this second. */
+  const admit = (): boolean => {
+    const rate = proxy.rateLimit;
+    if (rate === undefined) return true;
+    const now = performance.now();
+    bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) / 1000) * rate);
+    bucket.at = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens--;
+    return true;
+  };
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
     inFlight++;
@@ -61,7 +80,7 @@ export async function startFaultProxy(
       req.socket.destroy();
       return;
     }
-    if (random() < proxy.slowDownRate) {
+    if (random() < proxy.slowDownRate || !admit()) {
       stats.slowDowns++;
       req.resume();
       req.on("end", () => {
@@ -72,6 +91,10 @@ export async function startFaultProxy(
         res.end(SLOW_DOWN);
       });
       return;
+    }
+    if (classify) {
+      const kind = classify(req);
+      stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
     }
     const headers = { ...req.headers };
     if (proxy.stripConditionalHeaders) {
@@ -104,6 +127,7 @@ export async function startFaultProxy(
     slowDownRate: 0,
     resetRate: 0,
     stripConditionalHeaders: false,
+    rateLimit: undefined,
     stats,
     async down() {
       const s = server;
