@@ -6,6 +6,7 @@
 #   gateways/elasticmq.sh stop STATE
 # Prints S3BATCH_SQS_URL.
 set -euo pipefail
+source "$(dirname "$0")/daemon.sh"
 version="1.7.1"
 cache="${S3BATCH_CACHE:-$HOME/.cache/s3batch}"
 home="$cache/elasticmq-$version"
@@ -60,33 +61,13 @@ queues-storage { enabled = true, path = "$state/queues.conf" }
 messages-storage { enabled = true, uri = "jdbc:h2:$state/messages" }
 aws { region = "us-east-1", accountId = "000000000000" }
 EOF
-    setsid nohup java -Xmx512m -Dconfig.file="$state/elasticmq.conf" -cp "$home/lib/*" \
-      org.elasticmq.server.Main >"$state/elasticmq.log" 2>&1 </dev/null &
-    echo $! >"$state/elasticmq.pid"
-    for _ in $(seq 1 120); do
-      healthy "$port" && break
-      kill -0 "$(cat "$state/elasticmq.pid")" 2>/dev/null || { tail -n 40 "$state/elasticmq.log" >&2; exit 1; }
-      sleep 0.5
-    done
-    healthy "$port" || { echo "ElasticMQ did not answer on $port within 60 s" >&2; exit 1; }
+    daemon_start elasticmq "$state" java -Xmx512m -Dconfig.file="$state/elasticmq.conf" -cp "$home/lib/*" \
+      org.elasticmq.server.Main
+    daemon_wait elasticmq "$state" "$port" 60
   fi
   echo "S3BATCH_SQS_URL=http://127.0.0.1:$port"
 }
 
-stop() { # state
-  local pidfile="$1/elasticmq.pid"
-  [[ -f "$pidfile" ]] || return 0
-  local pid
-  pid="$(cat "$pidfile")"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-}
+stop() { daemon_stop elasticmq "$1"; }
 
-case "${1:-}" in
-  install) install ;;
-  start) start "${2:?port}" "${3:?state dir}" ;;
-  stop) stop "${2:?state dir}" ;;
-  *) echo "usage: elasticmq.sh install | start PORT STATE | stop STATE" >&2; exit 2 ;;
-esac
+daemon_main elasticmq.sh "$@"

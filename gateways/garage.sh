@@ -4,6 +4,7 @@
 # Its key is GK000000000000000000000001 / 0…01 (Garage's own key formats), allowed to create
 # buckets. Prints S3BATCH_GARAGE_URL.
 set -euo pipefail
+source "$(dirname "$0")/daemon.sh"
 version="2.5.0"
 cache="${S3BATCH_CACHE:-$HOME/.cache/s3batch}"
 root="$cache/garage-$version"
@@ -44,8 +45,7 @@ api_bind_addr = "127.0.0.1:$((port + 301))"
 TOML
   local g=("$bin" -c "$state/garage.toml")
   if ! healthy "$port"; then
-    setsid nohup "${g[@]}" server >"$state/garage.log" 2>&1 </dev/null &
-    echo $! >"$state/garage.pid"
+    daemon_start garage "$state" "${g[@]}" server
     for _ in $(seq 1 120); do "${g[@]}" status >/dev/null 2>&1 && break; sleep 0.5; done
     if [[ ! -f "$state/configured" ]]; then
       local node
@@ -56,21 +56,11 @@ TOML
       "${g[@]}" key allow --create-bucket "$KEY_ID" >>"$state/setup.log"
       touch "$state/configured"
     fi
-    for _ in $(seq 1 120); do healthy "$port" && break; sleep 0.5; done
-    healthy "$port" || { tail -n 40 "$state/garage.log" >&2; exit 1; }
+    daemon_wait garage "$state" "$port" 60
   fi
   echo "S3BATCH_GARAGE_URL=http://127.0.0.1:$port"
 }
 
-stop() {
-  [[ -f "$1/garage.pid" ]] || return 0
-  kill "$(cat "$1/garage.pid")" 2>/dev/null || true
-  rm -f "$1/garage.pid"
-}
+stop() { daemon_stop garage "$1"; }
 
-case "${1:-}" in
-  install) install ;;
-  start) start "${2:?port}" "${3:?state}" ;;
-  stop) stop "${2:?state}" ;;
-  *) echo "usage: garage.sh install | start PORT STATE | stop STATE" >&2; exit 2 ;;
-esac
+daemon_main garage.sh "$@"

@@ -4,6 +4,7 @@
 # and repeats the replace. gateways/seaweedfs.sh install | start PORT STATE | stop STATE
 # Its S3 identity is test/test. Prints S3BATCH_SEAWEEDFS_URL.
 set -euo pipefail
+source "$(dirname "$0")/daemon.sh"
 version="v0.0.0-20261109003541-7506e5f91cd6"
 cache="${S3BATCH_CACHE:-$HOME/.cache/s3batch}"
 dir="$cache/seaweedfs-$version"
@@ -51,28 +52,16 @@ start() {
 {"identities":[{"name":"test","credentials":[{"accessKey":"test","secretKey":"test"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
 JSON
     local p=$((port + 200))
-    setsid nohup "$bin" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$state/data" \
+    daemon_start weed "$state" "$bin" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$state/data" \
       -master.port=$((p + 1)) -master.port.grpc=$((p + 11)) \
       -volume.port=$((p + 2)) -volume.port.grpc=$((p + 12)) -volume.max=100 \
       -filer -filer.port=$((p + 3)) -filer.port.grpc=$((p + 13)) \
-      -s3 -s3.port="$port" -s3.port.grpc=$((p + 14)) -s3.config="$state/s3.json" \
-      >"$state/weed.log" 2>&1 </dev/null &
-    echo $! >"$state/weed.pid"
-    for _ in $(seq 1 240); do healthy "$port" && break; sleep 0.5; done
-    healthy "$port" || { tail -n 40 "$state/weed.log" >&2; exit 1; }
+      -s3 -s3.port="$port" -s3.port.grpc=$((p + 14)) -s3.config="$state/s3.json"
+    daemon_wait weed "$state" "$port" 120
   fi
   echo "S3BATCH_SEAWEEDFS_URL=http://127.0.0.1:$port"
 }
 
-stop() {
-  [[ -f "$1/weed.pid" ]] || return 0
-  kill "$(cat "$1/weed.pid")" 2>/dev/null || true
-  rm -f "$1/weed.pid"
-}
+stop() { daemon_stop weed "$1"; }
 
-case "${1:-}" in
-  install) install ;;
-  start) start "${2:?port}" "${3:?state}" ;;
-  stop) stop "${2:?state}" ;;
-  *) echo "usage: seaweedfs.sh install | start PORT STATE | stop STATE" >&2; exit 2 ;;
-esac
+daemon_main seaweedfs.sh "$@"

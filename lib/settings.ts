@@ -25,9 +25,11 @@ export interface Settings {
   shardRows: number;
   /** At most this many shards per job: a larger manifest gets larger shards. */
   maxShards: number;
-  /** Rows between child checkpoints (and cancellation checks). */
+  /** Rows between child checkpoints (and cancellation checks), at most. */
   checkpointRows: number;
-  /** Seconds between child checkpoints, when fewer rows than checkpointRows ran in them. */
+  /** Bytes of results between child checkpoints, at most. */
+  checkpointBytes: number;
+  /** Seconds between child checkpoints (and cancellation checks), when no size made one due sooner. */
   checkpointSeconds: number;
   pollDelaySeconds: number;
   maxManifestRows: number;
@@ -163,7 +165,8 @@ export function loadSettings(
     },
     shardRows: int(env, "S3BATCH_SHARD_ROWS", 10_000, 1, 10_000_000),
     maxShards: int(env, "S3BATCH_MAX_SHARDS", 10_000, 1, 100_000),
-    checkpointRows: int(env, "S3BATCH_CHECKPOINT_ROWS", 1_000, 1, 1_000_000),
+    checkpointRows: int(env, "S3BATCH_CHECKPOINT_ROWS", 10_000, 1, 1_000_000),
+    checkpointBytes: int(env, "S3BATCH_CHECKPOINT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     checkpointSeconds: int(env, "S3BATCH_CHECKPOINT_SECONDS", 3, 1, 3_600),
     pollDelaySeconds: int(env, "S3BATCH_POLL_DELAY_SECONDS", 2, 0, 900),
     maxManifestRows: int(env, "S3BATCH_MAX_MANIFEST_ROWS", 4_294_967_295, 1, 4_294_967_295),

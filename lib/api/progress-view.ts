@@ -8,7 +8,7 @@ import { runningErrorSummary } from "../children/errors.ts";
 import { listProgress } from "../children/progress.ts";
 import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
-import type { Plan, ShardList } from "../dispatch/plan.ts";
+import { planOf, type ShardList } from "../dispatch/plan.ts";
 import { type GatewayConcurrency, gatewayConcurrency } from "../endpoints/budget.ts";
 import { type JobRecord, type ProgressSample, TERMINAL_STATUSES } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
@@ -79,7 +79,7 @@ export async function progressView(
   const { store } = ctx;
   const ref: JobRef = job;
   const ended = TERMINAL_STATUSES.includes(job.status);
-  const plan = (await store.get<Plan>(paths.plan(ref)))?.value;
+  const plan = await planOf(store, ref);
   const shards = plan ? ((await store.get<ShardList>(paths.shards(ref)))?.value.shards ?? []) : [];
   const progress = await listProgress(store, ref);
   let started = new Map<string, number>();

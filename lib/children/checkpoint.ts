@@ -41,6 +41,11 @@ export class CheckpointWriter {
     this.errors = new ErrorTally(s.errors);
   }
 
+  /** The size of the results since the last checkpoint (their outcome lines). */
+  get pendingBytes(): number {
+    return this.pending.outcomes.length;
+  }
+
   /** Records one row's outcome; `certainMiss`: absent here, and no other endpoint holds its bucket. */
   add(row: TaskRow, outcome: TaskOutcome, certainMiss: boolean): void {
     if (outcome.kind === "missing") {

@@ -4,16 +4,16 @@
 //   placement.ts    which rows are this endpoint's to run
 //   task-runner.ts  one task under the retry policy, riding out endpoint outages
 //   checkpoint.ts   outputs, the state commit and the progress marker
-// Every `checkpointRows` rows, or `checkpointSeconds`, whichever comes first, the child
-// checkpoints and checks that the job is still Active.
+// Every `checkpointSeconds`, or sooner once `checkpointBytes` of results or `checkpointRows` rows
+// wait, the child checkpoints and checks that the job is still Active.
 // When its time budget runs out it checkpoints, releases the lease and sends its own message
 // again, so no shard has to finish within one invocation.
 import type { Budget } from "../budget.ts";
 import type { Context } from "../context.ts";
-import type { Plan } from "../dispatch/plan.ts";
+import { type Plan, planOf } from "../dispatch/plan.ts";
 import { ConflictError, UnrecoverableError } from "../errors.ts";
 import type { JobRecord } from "../jobs/model.ts";
-import { type ChildRef, paths } from "../jobs/paths.ts";
+import type { ChildRef } from "../jobs/paths.ts";
 import { jobGet } from "../jobs/store.ts";
 import type { Lease } from "../leases/lease.ts";
 import { manifestRows } from "../manifest/read-rows.ts";
@@ -39,7 +39,7 @@ const MISSING: TaskOutcome = { kind: "missing" };
 export async function runChild(ctx: Context, msg: ChildMessage, budget: Budget): Promise<void> {
   const ref = childStepRef(msg);
   const job = (await jobGet(ctx.store, ref))?.value;
-  const plan = (await ctx.store.get<Plan>(paths.plan(ref)))?.value;
+  const plan = await planOf(ctx.store, ref);
   if (!job || !plan)
     throw new UnrecoverableError("NoSuchJob", `a child of job ${ref.jobId}, which has no plan`);
   const taken = await childTakeOver(ctx, msg, job);
@@ -193,6 +193,7 @@ async function runShard(
   let lastCheckpoint = Date.now();
   const due = () =>
     ++since >= ctx.settings.checkpointRows ||
+    writer.pendingBytes >= ctx.settings.checkpointBytes ||
     Date.now() - lastCheckpoint >= ctx.settings.checkpointSeconds * 1000;
   for await (const { entry, outcome } of mapOrdered(rows(), gw.endpoint.maxConcurrency, run)) {
     if (!outcome) break; // stopped before it had an outcome: it runs in the next attempt

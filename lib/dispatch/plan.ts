@@ -5,7 +5,7 @@ import type { Context } from "../context.ts";
 import { type Routing, routeBuckets } from "../endpoints/routing.ts";
 import { UnrecoverableError } from "../errors.ts";
 import type { GeneratedManifestDescriptor, JobRecord } from "../jobs/model.ts";
-import { paths } from "../jobs/paths.ts";
+import { type JobRef, paths } from "../jobs/paths.ts";
 import { newAttempt } from "../leases/lease.ts";
 import { type GeneratorScan, generateManifest } from "../manifest/generator.ts";
 import { type InventoryScan, normalizeInventory } from "../manifest/inventory.ts";
@@ -13,6 +13,7 @@ import { bucketOfArn, locateManifest, type ManifestObject } from "../manifest/lo
 import { manifestRowBatches } from "../manifest/read-rows.ts";
 import { operationFor } from "../operations/index.ts";
 import { reportKeys } from "../report/layout.ts";
+import type { JsonStore } from "../store/json-store.ts";
 
 export interface Shard {
   index: number;
@@ -37,6 +38,22 @@ export interface Plan {
   reportEndpoints: string[];
   /** Where a ManifestGenerator job's manifest was written out (EnableManifestOutput). */
   generatedManifest?: GeneratedManifestDescriptor;
+}
+
+/** Plans read lately: plan.json is written once and never changes, so a process reads each once. */
+const plans = new Map<string, Plan>();
+
+/** The job's plan, once dispatch wrote it (undefined before). */
+export async function planOf(store: JsonStore, ref: JobRef): Promise<Plan | undefined> {
+  const key = paths.plan(ref);
+  const known = plans.get(key);
+  if (known) return known;
+  const plan = (await store.get<Plan>(key))?.value;
+  if (plan) {
+    if (plans.size >= 256) plans.delete(plans.keys().next().value as string);
+    plans.set(key, plan);
+  }
+  return plan;
 }
 
 /** shards.json: the shards in row order (read by startJob and the merge). */

@@ -83,6 +83,9 @@ export function nextSlots(budget: number, doc: BudgetDoc, me: string, want: numb
   return Math.max(0, Math.min(share, budget - others));
 }
 
+/** How long a holder that got less than it wanted waits before asking again (its renewal asks anyway). */
+const SHORTFALL_PAUSE_MS = 250;
+
 /** One endpoint's share of the deployment's budget, as this holder sees it. */
 export class SharedBudget {
   private slots = 0;
@@ -97,6 +100,14 @@ export class SharedBudget {
   private again = false;
   /** Why the last settlement failed, while it keeps failing. */
   private failing: string | undefined;
+  /**
+   * The most requests in flight and waiting since the last settlement: what the next one records,
+   * so a holder whose demand dips for a moment keeps its slots until the dip lasts a renewal.
+   */
+  private peak = 0;
+  /** Until then (local ms) a new waiter does not settle at once: the last settlement fell short. */
+  private shortUntil = 0;
+  private soon: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly store: JsonStore,
@@ -119,7 +130,11 @@ export class SharedBudget {
 
   /** Requests waiting plus in flight: what this holder wants, up to the whole budget. */
   private want(): number {
-    return Math.min(this.budget, this.active + this.waiters.length);
+    return Math.min(this.budget, Math.max(this.peak, this.active + this.waiters.length));
+  }
+
+  private notePeak(): void {
+    this.peak = Math.max(this.peak, this.active + this.waiters.length);
   }
 
   /**
@@ -128,13 +143,16 @@ export class SharedBudget {
    * unavailability, so the retry policy and the outage window take over.
    */
   async acquire(signal?: AbortSignal): Promise<() => void> {
-    if (this.active < this.capacity()) this.active++;
-    else {
+    if (this.active < this.capacity()) {
+      this.active++;
+      this.notePeak();
+    } else {
       this.demand();
       // A waiter is counted in `active` by wake(), when it hands it a slot.
       await new Promise<void>((resolve, reject) => {
         const waiter = { resolve, signal };
         this.waiters.push(waiter);
+        this.notePeak();
         const drop = (err: unknown) => {
           const at = this.waiters.indexOf(waiter);
           if (at === -1) return;
@@ -182,7 +200,23 @@ export class SharedBudget {
   private demand(): void {
     this.wanted = true;
     this.timer ??= setInterval(() => void this.tick(), heartbeatMs(this.leaseMs));
-    void this.tick();
+    this.tickSoon();
+  }
+
+  /**
+   * A settlement now, or, while the last one fell short (others hold the rest of the budget), one
+   * when SHORTFALL_PAUSE_MS has passed: waiting requests do not turn into a storm of reads and writes.
+   */
+  private tickSoon(): void {
+    const wait = this.shortUntil - Date.now();
+    if (wait <= 0) {
+      void this.tick();
+      return;
+    }
+    this.soon ??= setTimeout(() => {
+      this.soon = undefined;
+      void this.tick();
+    }, wait);
   }
 
   /**
@@ -206,14 +240,14 @@ export class SharedBudget {
       })
       .finally(() => {
         this.ticking = undefined;
-        if (this.again && this.failing === undefined) void this.tick();
+        if (this.again && this.failing === undefined) this.tickSoon();
       });
     return this.ticking;
   }
 
   private async settle(): Promise<void> {
     for (let round = 0; round < CONFLICT_RETRY.attempts; round++) {
-      let recorded: { slots: number; at: number } | undefined;
+      let recorded: { slots: number; at: number; want: number } | undefined;
       let shrinkTo: number | undefined;
       await this.store.update<BudgetDoc>(
         this.key,
@@ -239,7 +273,7 @@ export class SharedBudget {
               at: now,
               ...(this.limitNow ? { limit: this.limitNow() } : {}),
             };
-          recorded = { slots: target, at: now };
+          recorded = { slots: target, at: now, want };
           return { holders };
         },
         { initial: () => ({ holders: {} }) },
@@ -251,6 +285,8 @@ export class SharedBudget {
       }
       if (!recorded) return;
       this.slots = recorded.slots;
+      this.peak = this.active + this.waiters.length;
+      if (recorded.slots < recorded.want) this.shortUntil = Date.now() + SHORTFALL_PAUSE_MS;
       this.validUntil = recorded.at + this.leaseMs;
       this.wake();
       // Stop renewing only when nothing wants a slot now, not just when the recorded want was 0.
@@ -285,7 +321,9 @@ export class SharedBudget {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.soon) clearTimeout(this.soon);
     this.timer = undefined;
+    this.soon = undefined;
   }
 }
 

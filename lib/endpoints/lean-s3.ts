@@ -266,6 +266,26 @@ const CALLS: Record<string, Call> = {
   },
 };
 
+/**
+ * A request body with its MD5 and SHA-256. A job sends the same body to every object (one tag set,
+ * one retention), so the last few are kept rather than hashed again per request.
+ */
+const bodies = new Map<string, { bytes: Buffer; md5: string; sha256: string }>();
+function bodyOf(text: string): { bytes: Buffer; md5: string; sha256: string } {
+  let body = bodies.get(text);
+  if (!body) {
+    const bytes = Buffer.from(text, "utf8");
+    body = {
+      bytes,
+      md5: createHash("md5").update(bytes).digest("base64"),
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+    };
+    if (bodies.size >= 32) bodies.delete(bodies.keys().next().value as string);
+    bodies.set(text, body);
+  }
+  return body;
+}
+
 /** A key's path segments encoded as S3 signs them; undefined for a key a URL would rewrite. */
 function encodedKey(key: string): string | undefined {
   const segments = key.split("/");
@@ -334,7 +354,8 @@ export function installLeanPath(s3: S3Client, endpoint: Endpoint, o: LeanOptions
 
   const once = (built: Built, path: string, signal: AbortSignal | undefined) =>
     new Promise<{ res: IncomingMessage; body: string }>((resolve, reject) => {
-      const bodyBytes = built.body === undefined ? undefined : Buffer.from(built.body, "utf8");
+      const body = built.body === undefined ? undefined : bodyOf(built.body);
+      const bodyBytes = body?.bytes;
       const query = SigV4Signer.queryString(built.query);
       const headers = signer.sign({
         method: built.method,
@@ -345,13 +366,13 @@ export function installLeanPath(s3: S3Client, endpoint: Endpoint, o: LeanOptions
           host: base.host,
           ...(bodyBytes
             ? {
-                "content-md5": createHash("md5").update(bodyBytes).digest("base64"),
+                "content-md5": body?.md5 as string,
                 "content-type": "application/xml",
                 "content-length": String(bodyBytes.length),
               }
             : {}),
         },
-        payloadHash: bodyBytes ? createHash("sha256").update(bodyBytes).digest("hex") : EMPTY_SHA256,
+        payloadHash: body?.sha256 ?? EMPTY_SHA256,
       });
       const req = send(
         {

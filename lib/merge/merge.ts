@@ -19,8 +19,7 @@ import { type OutcomeEntry, openChildOutput } from "../children/output.ts";
 import { type ChildProgress, childKey, listProgress } from "../children/progress.ts";
 import type { ChildState } from "../children/state.ts";
 import type { Context } from "../context.ts";
-import type { Plan, Shard, ShardList } from "../dispatch/plan.ts";
-import { reportAllowed } from "../dispatch/plan.ts";
+import { type Plan, planOf, reportAllowed, type Shard, type ShardList } from "../dispatch/plan.ts";
 import {
   AllTargetsFailedError,
   FanoutWriter,
@@ -76,7 +75,7 @@ const reportLost = (lost: Map<string, string>) =>
 export async function mergeJob(ctx: Context, msg: MergeMessage, budget: Budget): Promise<void> {
   const job = (await jobGet(ctx.store, msg))?.value;
   if (!job || !FINAL_STATUS[job.status]) return;
-  const plan = (await ctx.store.get<Plan>(paths.plan(msg)))?.value;
+  const plan = await planOf(ctx.store, msg);
   const shards = (await ctx.store.get<ShardList>(paths.shards(msg)))?.value.shards;
   if (!plan || !shards) throw new RetryableError(`job ${msg.jobId} has no plan yet`);
   try {

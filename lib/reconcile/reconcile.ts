@@ -13,7 +13,7 @@ import { childKey, listProgress } from "../children/progress.ts";
 import { childSettled } from "../children/state.ts";
 import type { Context } from "../context.ts";
 import { dispatchStep } from "../dispatch/dispatch-step.ts";
-import type { Plan } from "../dispatch/plan.ts";
+import { planOf } from "../dispatch/plan.ts";
 import { type JobRecord, PREPARING_STATUSES, type ProgressSample, RUNNING_STATUSES } from "../jobs/model.ts";
 import { type JobRef, paths } from "../jobs/paths.ts";
 import { jobGet, jobUpdate } from "../jobs/store.ts";
@@ -61,7 +61,7 @@ async function reconcileDispatch(ctx: Deps, job: Stored<JobRecord>): Promise<voi
 async function reconcileChildren(ctx: Deps, job: JobRecord): Promise<void> {
   const { store } = ctx;
   const ref: JobRef = job;
-  const plan = (await store.get<Plan>(paths.plan(ref)))?.value;
+  const plan = await planOf(store, ref);
   if (!plan) return;
   const progress = await listProgress(store, ref);
   const statesPrefix = paths.children(ref);

@@ -28,6 +28,8 @@ export interface ToSign {
 
 export class SigV4Signer {
   private key: { day: string; key: Buffer } | undefined;
+  /** The last second's x-amz-date: formatting a date is a cost at a thousand requests a second. */
+  private clock = { second: 0, amzDate: "" };
 
   constructor(
     private readonly credentials: SigningCredentials,
@@ -46,7 +48,10 @@ export class SigV4Signer {
 
   /** The headers to send: the given ones, x-amz-date, the session token, and Authorization. */
   sign(r: ToSign, now = new Date()): Record<string, string> {
-    const amzDate = now.toISOString().replace(/[:-]|\.\d{3}/g, "");
+    const second = Math.floor(now.getTime() / 1000);
+    if (second !== this.clock.second)
+      this.clock = { second, amzDate: now.toISOString().replace(/[:-]|\.\d{3}/g, "") };
+    const amzDate = this.clock.amzDate;
     const day = amzDate.slice(0, 8);
     const headers: Record<string, string> = {
       ...r.headers,
