@@ -21,10 +21,16 @@ export async function runTask(
   attempt: () => Promise<TaskOutcome | undefined>,
   probe: () => Promise<boolean>,
 ): Promise<TaskOutcome | undefined> {
+  // Past the window, while other tasks' tries still fail, a task that gets its slot fails untried
+  // rather than send a request that would fail too.
+  let untried = false;
   const out = await retryWhileAvailable<TaskOutcome>(
     gw.availability,
     async () => {
-      const outcome = await gw.limit(attempt);
+      const outcome = await gw.limit(() => {
+        untried = gw.availability.exceededAndFailing();
+        return untried ? Promise.resolve(undefined) : attempt();
+      });
       if (outcome === undefined) return undefined;
       const cause = outcome.kind === "failed" ? outcome.cause : undefined;
       if (outcome.kind !== "failed" || cause === undefined || cause === "final") return { answer: outcome };
@@ -32,16 +38,19 @@ export async function runTask(
     },
     { signal: stop, probe, politeStart: true },
   );
+  if (untried) return outageOutcome(gw);
   if (!out || "stopped" in out) return undefined;
   if ("answer" in out) return out.answer;
-  return {
-    kind: "failed",
-    http: 503,
-    code: "ServiceUnavailable",
-    // The report prefixes "endpoint <id>: ".
-    message: gw.availability.outageMessage(),
-  };
+  return outageOutcome(gw);
 }
+
+const outageOutcome = (gw: Pick<EndpointClient, "availability">): TaskOutcome => ({
+  kind: "failed",
+  http: 503,
+  code: "ServiceUnavailable",
+  // The report prefixes "endpoint <id>: ".
+  message: gw.availability.outageMessage(),
+});
 
 /** Whether the endpoint answers at all: a HeadBucket that gets any reply but a server error. */
 export async function probeBucket(gw: Pick<EndpointClient, "s3">, bucket: string): Promise<boolean> {

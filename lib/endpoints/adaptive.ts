@@ -11,7 +11,7 @@
 // budget (budget.ts) caps what all workers together hold at the ceiling; each worker's tasks wait
 // for this limit first (clients.ts), so its demand never exceeds what the gateway has shown it takes.
 import type { S3Client } from "@aws-sdk/client-s3";
-import { classifyError, type ErrorClass } from "../retry/policy.ts";
+import { classifyError, isLoadSignal } from "../retry/policy.ts";
 
 export interface AdaptiveOptions {
   floor: number;
@@ -19,8 +19,18 @@ export interface AdaptiveOptions {
   start?: number;
 }
 
-/** How one HTTP attempt ended: answered (whatever it said) or one of the retry policy's classes. */
-export type AttemptEnd = "answered" | Exclude<ErrorClass, "final">;
+/**
+ * How one HTTP attempt ended: answered (whatever it said); throttled or timed out (the gateway is
+ * loaded: send less); or another failure (refused, reset, a server error: the endpoint's outage
+ * window deals with it, and the limit neither grows nor shrinks on it).
+ */
+export type AttemptEnd = "answered" | "loaded" | "failed";
+
+/** How an attempt that threw ended, for the limit. */
+export function endOf(err: unknown): AttemptEnd {
+  if (isLoadSignal(err)) return "loaded";
+  return classifyError(err) === "final" ? "answered" : "failed";
+}
 
 const DECREASE = 0.7;
 /** Latency over this many times the best seen counts as queueing at the gateway. */
@@ -67,13 +77,14 @@ export class AdaptiveLimit {
     this.inFlight = Math.max(0, this.inFlight - 1);
     const w = this.window;
     w.done++;
-    if (end === "throttled" || end === "unavailable") {
+    if (end === "loaded") {
       w.throttled++;
       this.seen.throttled++;
       this.cut(latencyMs);
       return;
     }
-    if (end === "answered") w.latencySum += latencyMs;
+    if (end === "failed") w.failed++;
+    else w.latencySum += latencyMs;
     if (w.done >= this.current) this.closeWindow();
   }
 
@@ -93,9 +104,9 @@ export class AdaptiveLimit {
     const w = this.window;
     const now = this.now();
     this.window = { ...emptyWindow(now), saturated: this.inFlight >= this.current };
-    const answered = w.done - w.throttled;
+    const answered = w.done - w.throttled - w.failed;
     // Grow only when every slot was wanted and the gateway kept up.
-    if (!w.saturated || w.throttled > 0 || answered === 0) return;
+    if (!w.saturated || w.throttled > 0 || w.failed > 0 || answered === 0) return;
     const latency = w.latencySum / answered;
     const throughput = answered / Math.max(1, now - w.start);
     const rising = this.lastThroughput > 0 && throughput > 1.1 * this.lastThroughput;
@@ -123,6 +134,8 @@ interface Window {
   start: number;
   done: number;
   throttled: number;
+  /** Attempts that failed for another reason than load (refused, reset, a server error). */
+  failed: number;
   latencySum: number;
   /** Every slot was in use at some point of the window. */
   saturated: boolean;
@@ -132,6 +145,7 @@ const emptyWindow = (start: number): Window => ({
   start,
   done: 0,
   throttled: 0,
+  failed: 0,
   latencySum: 0,
   saturated: false,
 });
@@ -149,8 +163,7 @@ export function observeAttempts(s3: S3Client, limit: AdaptiveLimit): void {
         limit.ended(performance.now() - at, "answered");
         return out;
       } catch (err) {
-        const cls = classifyError(err);
-        limit.ended(performance.now() - at, cls === "final" ? "answered" : cls);
+        limit.ended(performance.now() - at, endOf(err));
         throw err;
       }
     },

@@ -236,6 +236,8 @@ export async function capabilityTables(
   );
 }
 
+const FAILED_PROBE_AGAIN_MS = 60_000;
+
 /**
  * Probes every gateway with a probe bucket whose table is older than `maxAgeMs` (or missing), and
  * stores the tables. Cheap when they are fresh: one read per gateway.
@@ -250,7 +252,9 @@ export async function refreshCapabilities(
       const bucket = g.endpoint.probeBucket;
       if (!bucket) return;
       const current = await store.get<GatewayCapabilities>(capabilitiesKey(g.endpoint.id));
-      if (current && current.ageMs < maxAgeMs && current.value.bucket === bucket) return;
+      // A probe that could not run (the bucket not made yet, the gateway away) is tried again soon.
+      const fresh = current?.value.error ? Math.min(maxAgeMs, FAILED_PROBE_AGAIN_MS) : maxAgeMs;
+      if (current && current.ageMs < fresh && current.value.bucket === bucket) return;
       const table = await probeGateway(g.s3, g.endpoint.id, bucket);
       await store.putBytes(capabilitiesKey(g.endpoint.id), JSON.stringify(table), "application/json");
     }),

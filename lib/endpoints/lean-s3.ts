@@ -18,7 +18,7 @@ import { S3BatchError } from "../errors.ts";
 import { retryAttempts } from "../retry/attempts.ts";
 import { classifyError } from "../retry/policy.ts";
 import { rfc3986, SigV4Signer } from "../util/sigv4-sign.ts";
-import type { AdaptiveLimit } from "./adaptive.ts";
+import { type AdaptiveLimit, endOf } from "./adaptive.ts";
 import type { SharedBudget } from "./budget.ts";
 import type { Endpoint } from "./config.ts";
 
@@ -424,14 +424,10 @@ export function installLeanPath(s3: S3Client, endpoint: Endpoint, o: LeanOptions
         };
       }
       const err = errorOf(res, body, tries);
-      const cls = classifyError(err);
-      o.adaptive.ended(performance.now() - at, cls === "final" ? "answered" : cls);
+      o.adaptive.ended(performance.now() - at, endOf(err));
       throw err;
     } catch (err) {
-      if (!(err instanceof S3ServiceException)) {
-        const cls = classifyError(err);
-        o.adaptive.ended(performance.now() - at, cls === "final" ? "answered" : cls);
-      }
+      if (!(err instanceof S3ServiceException)) o.adaptive.ended(performance.now() - at, endOf(err));
       throw err;
     } finally {
       release();

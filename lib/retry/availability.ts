@@ -7,6 +7,7 @@ export class EndpointAvailability {
   private downSince: number | undefined;
   private lastError = "";
   private lastAnswer = 0;
+  private lastFailure = 0;
 
   constructor(
     readonly endpointId: string,
@@ -23,6 +24,7 @@ export class EndpointAvailability {
   /** A request failed for a reason about the endpoint, not the object. */
   failed(message: string): void {
     this.downSince ??= this.now();
+    this.lastFailure = this.now();
     this.lastError = message.slice(0, 200);
   }
 
@@ -49,6 +51,14 @@ export class EndpointAvailability {
   /** The outage has lasted longer than the window: tasks fail instead of waiting. */
   exceeded(): boolean {
     return this.downSince !== undefined && this.now() - this.downSince > this.windowMs;
+  }
+
+  /**
+   * The outage outlasted the window and a request failed within the last `withinMs`: a task may
+   * fail without a try of its own (its object untouched). A try a second still finds the end.
+   */
+  exceededAndFailing(withinMs = 1_000): boolean {
+    return this.exceeded() && this.now() - this.lastFailure < withinMs;
   }
 
   /** Why tasks fail once the window ran out: how long, the window, and the last error seen. */

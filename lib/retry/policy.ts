@@ -83,6 +83,33 @@ export function classifyError(err: unknown): ErrorClass {
   return "final";
 }
 
+const TIMEOUT_CODES = new Set([
+  "ETIMEDOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
+
+/**
+ * Whether an error says the gateway is loaded rather than away: a throttle, or a request that
+ * timed out. A refused or reset connection says the endpoint is away or faulty, which its outage
+ * window handles; it is no reason to send less.
+ */
+export function isLoadSignal(err: unknown): boolean {
+  const cls = classifyError(err);
+  if (cls === "throttled") return true;
+  if (cls !== "unavailable") return false;
+  for (let e = err as ErrorShape | undefined, depth = 0; e && depth < 5; e = e.cause as ErrorShape, depth++) {
+    if (
+      (e.name && UNAVAILABLE_NAMES.has(e.name) && e.name !== "BudgetUnavailable") ||
+      (e.code && TIMEOUT_CODES.has(e.code))
+    )
+      return true;
+    if (typeof e !== "object") break;
+  }
+  return false;
+}
+
 const BACKOFF: Record<Exclude<ErrorClass, "final">, { baseMs: number; capMs: number }> = {
   throttled: { baseMs: 200, capMs: 5_000 },
   unavailable: { baseMs: 500, capMs: 10_000 },

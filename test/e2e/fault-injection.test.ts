@@ -1,5 +1,6 @@
-// Gateways that misbehave without going away: real proxies in front of them answer 20% of
-// gateway A's requests with 503 SlowDown and reset 5% of gateway B's connections mid-request.
+// Gateways that misbehave without going away: real proxies in front of them answer gateway A's
+// requests beyond 100 a second with 503 SlowDown (as a gateway's rate limit does) and reset 5% of
+// gateway B's connections mid-request.
 // Throttling and resets are retried under the policy, never counted: each job ends Complete with
 // no failed task, and its effects are all there.
 import { randomUUID } from "node:crypto";
@@ -32,7 +33,7 @@ beforeAll(async () => {
   );
   // The objects are written straight to the gateways; the faults start with the jobs.
   s = await mixedScenario(t.gatewayA, t.gatewayB, bucket, 2000, EVERY_OBJECT_EXISTS);
-  slowA.slowDownRate = 0.2;
+  slowA.rateLimit = 100;
   resetB.resetRate = 0.05;
 }, 240_000);
 afterAll(async () => {

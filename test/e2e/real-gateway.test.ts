@@ -26,8 +26,12 @@ beforeAll(async () => {
     throw new Error("Ceph RGW is not running here (see the setup's banner)");
   rados = gatewayClient(emulators.rgw);
   dbstore = gatewayClient(emulators.rgwDbstore);
-  for (const s3 of [rados, dbstore])
+  // The probe buckets exist before the runtime starts, as an operator would have them: the runtime
+  // probes at start.
+  const gatewayA = gatewayClient(emulators.gatewayA);
+  for (const s3 of [rados, dbstore, gatewayA])
     await s3.send(new CreateBucketCommand({ Bucket: PROBE })).catch(() => {});
+  gatewayA.destroy();
   const entry = (id: string, url: string) => ({ id, url, credentials: TEST_CREDENTIALS, probeBucket: PROBE });
   t = await startTestRuntime({
     S3BATCH_ENDPOINTS: JSON.stringify([
@@ -36,7 +40,6 @@ beforeAll(async () => {
       entry("rgw-dbstore", emulators.rgwDbstore),
     ]),
   });
-  await t.gatewayA.send(new CreateBucketCommand({ Bucket: PROBE })).catch(() => {});
 });
 afterAll(async () => {
   await t?.stop();

@@ -1,7 +1,9 @@
 // The adaptive in-flight limit against simulated gateways: rounds of requests on a virtual clock,
 // every slot used, each request answered, throttled or slowed as the simulated gateway decides.
+
+import { S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { AdaptiveLimit, type AttemptEnd } from "../../lib/endpoints/adaptive.ts";
+import { AdaptiveLimit, type AttemptEnd, endOf } from "../../lib/endpoints/adaptive.ts";
 
 /** Runs `rounds` round trips; `gateway(inFlight)` says how each request of a round ends, and its latency. */
 function simulate(
@@ -38,7 +40,7 @@ describe("the adaptive in-flight limit", () => {
     const limit = new AdaptiveLimit({ floor: 2, ceiling: 256 }, () => clock.now);
     // Above 40 requests at once, those past the 40th are throttled (503 SlowDown).
     const limits = simulate(limit, clock, 200, (_n, i) => ({
-      end: i >= 40 ? "throttled" : "answered",
+      end: i >= 40 ? "loaded" : "answered",
       latencyMs: 10,
     }));
     const late = limits.slice(100);
@@ -51,11 +53,11 @@ describe("the adaptive in-flight limit", () => {
     const clock = { now: 1_000 };
     const limit = new AdaptiveLimit({ floor: 2, ceiling: 64, start: 40 }, () => clock.now);
     for (let i = 0; i < 40; i++) limit.started();
-    for (let i = 0; i < 40; i++) limit.ended(20, "throttled");
+    for (let i = 0; i < 40; i++) limit.ended(20, "loaded");
     expect(limit.limit).toBe(28);
     clock.now += 100;
     limit.started();
-    limit.ended(20, "throttled");
+    limit.ended(20, "loaded");
     expect(limit.limit).toBe(19);
   });
 
@@ -84,10 +86,44 @@ describe("the adaptive in-flight limit", () => {
   it("stays between its floor and its ceiling", () => {
     const clock = { now: 0 };
     const limit = new AdaptiveLimit({ floor: 3, ceiling: 10 }, () => clock.now);
-    simulate(limit, clock, 50, () => ({ end: "throttled", latencyMs: 100 }));
+    simulate(limit, clock, 50, () => ({ end: "loaded", latencyMs: 100 }));
     expect(limit.limit).toBe(3);
     const up = new AdaptiveLimit({ floor: 3, ceiling: 10 }, () => clock.now);
     simulate(up, clock, 50, () => ({ end: "answered", latencyMs: 5 }));
     expect(up.limit).toBe(10);
+  });
+
+  it("keeps its limit while a gateway refuses or resets connections: an outage is not load", () => {
+    const clock = { now: 0 };
+    const limit = new AdaptiveLimit({ floor: 2, ceiling: 64, start: 32 }, () => clock.now);
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" });
+    const reset = Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    expect([endOf(refused), endOf(reset)]).toEqual(["failed", "failed"]);
+    const limits = simulate(limit, clock, 30, (_n, i) => ({
+      end: endOf(i % 2 ? refused : reset),
+      latencyMs: 5,
+    }));
+    expect(new Set(limits)).toEqual(new Set([32]));
+    expect(limit.seen.cuts).toBe(0);
+  });
+
+  it("reads throttles and timeouts as load, and any other answer as an answer", () => {
+    const answer = (name: string, status: number) =>
+      new S3ServiceException({
+        name,
+        $fault: status >= 500 ? "server" : "client",
+        $metadata: { httpStatusCode: status },
+      });
+    const timedOut = Object.assign(new Error("timed out"), { name: "TimeoutError" });
+    const connectTimeout = new Error("fetch failed", {
+      cause: Object.assign(new Error("Connect Timeout Error"), { code: "UND_ERR_CONNECT_TIMEOUT" }),
+    });
+    expect(endOf(answer("SlowDown", 503))).toBe("loaded");
+    expect(endOf(answer("TooManyRequests", 429))).toBe("loaded");
+    expect(endOf(timedOut)).toBe("loaded");
+    expect(endOf(connectTimeout)).toBe("loaded");
+    expect(endOf(answer("InternalError", 500))).toBe("failed");
+    expect(endOf(answer("NoSuchKey", 404))).toBe("answered");
+    expect(endOf(answer("AccessDenied", 403))).toBe("answered");
   });
 });

@@ -141,6 +141,33 @@ describe("a task under the runner", () => {
     expect(out).toMatchObject({ kind: "failed", http: 503, code: "ServiceUnavailable" });
   });
 
+  it("past the window fails tasks untried while tries keep failing, and tries again a second on", async () => {
+    let now = 0;
+    const g = { ...gw(3_000), availability: new EndpointAvailability("gw", 3_000, () => now) };
+    g.availability.failed("connect ECONNREFUSED");
+    now = 4_000;
+    g.availability.failed("connect ECONNREFUSED");
+    let tries = 0;
+    const attempt = async () => {
+      tries++;
+      return { kind: "succeeded", message: "ok" } as const;
+    };
+    const untried = await runTask(g, new AbortController().signal, attempt, async () => false);
+    expect(untried).toMatchObject({ kind: "failed", http: 503, code: "ServiceUnavailable" });
+    expect((untried as { message: string }).message).toMatch(
+      /^unavailable for 4 s \(outage window 3 s\); last error: connect ECONNREFUSED/,
+    );
+    expect(tries).toBe(0);
+    // A second without a failure: the next task tries, and the gateway is back.
+    now = 5_000;
+    expect(await runTask(g, new AbortController().signal, attempt, async () => false)).toEqual({
+      kind: "succeeded",
+      message: "ok",
+    });
+    expect(tries).toBe(1);
+    expect(g.availability.exceeded()).toBe(false);
+  });
+
   it("gives up without an outcome when stopped while waiting", async () => {
     const stop = new AbortController();
     setTimeout(() => stop.abort(), 50);
