@@ -69,6 +69,11 @@ function holderId(): string {
 }
 
 /** Refuses to go on over a control store that ignores conditional writes (store/probe.ts). */
-export function proveControlStore(ctx: Pick<Context, "store" | "settings">): Promise<void> {
-  return proveConditionalWrites(ctx.store.s3, ctx.store.bucket, storeName(ctx.settings.control.endpoint));
+export async function proveControlStore(ctx: Pick<Context, "store" | "settings">): Promise<void> {
+  const form = await proveConditionalWrites(
+    ctx.store.s3,
+    ctx.store.bucket,
+    storeName(ctx.settings.control.endpoint),
+  );
+  if (ctx.store instanceof S3JsonStore) ctx.store.ifMatchForm = form;
 }

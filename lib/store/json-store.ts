@@ -19,6 +19,7 @@ import {
 import { ConflictError, ContentionError } from "../errors.ts";
 import { CONFLICT_RETRY, conflictBackoffMs, sleep } from "../retry/policy.ts";
 import type { Logger } from "../util/logger.ts";
+import { bareEtag, type IfMatchForm } from "./probe.ts";
 
 export interface Stored<T> {
   value: T;
@@ -196,6 +197,8 @@ export abstract class JsonStore {
 /** The store in an S3 bucket (the control endpoint's internal bucket). */
 export class S3JsonStore extends JsonStore {
   private readonly clock: { offsetMs: number };
+  /** The If-Match form the store takes, as its probe found (store/probe.ts). */
+  ifMatchForm: IfMatchForm = "quoted";
 
   constructor(
     readonly s3: S3Client,
@@ -294,6 +297,9 @@ export class S3JsonStore extends JsonStore {
           Body: typeof body === "string" ? encoder.encode(body) : body,
           ContentType: contentType,
           ...conditions,
+          ...(conditions.IfMatch && this.ifMatchForm === "bare"
+            ? { IfMatch: bareEtag(conditions.IfMatch) }
+            : {}),
         }),
       );
       return out.ETag ?? "";

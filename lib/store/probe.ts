@@ -5,6 +5,10 @@
 // start (every runtime, and each Lambda instance's first invocation) a scratch object is created,
 // created again (must fail 412), replaced with a stale ETag (must fail 412) and with the right one
 // (must succeed), then removed. A store that fails any of these is refused, by name.
+// Ceph RGW before Squid compares a PutObject's If-Match with the ETag unquoted: the quoted form
+// RFC 9110 and AWS use is refused 412 even when it is current, the bare form matches. The probe
+// finds which form the store takes (checking that a stale one is refused in that form too), and
+// the store then writes in it.
 import { DeleteObjectCommand, PutObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { S3BatchError } from "../errors.ts";
 
@@ -13,15 +17,24 @@ export class UntrustedStoreError extends S3BatchError {}
 
 const STALE_ETAG = '"00000000000000000000000000000000"';
 
+/** How the store wants a PutObject's If-Match: the ETag as given (quoted), or without quotes. */
+export type IfMatchForm = "quoted" | "bare";
+
+export const bareEtag = (etag: string) => etag.replace(/^"(.*)"$/, "$1");
+
 const refusedAsConflict = (err: unknown) =>
   err instanceof S3ServiceException && [409, 412].includes(err.$metadata.httpStatusCode ?? 0);
 
 /**
- * Proves that `bucket` on the control endpoint honours If-None-Match and If-Match on PutObject;
- * UntrustedStoreError names the endpoint and what it ignored. Other errors (the store is down)
- * are thrown as they are: the caller may try again.
+ * Proves that `bucket` on the control endpoint honours If-None-Match and If-Match on PutObject,
+ * and answers the If-Match form it takes; UntrustedStoreError names the endpoint and what it
+ * ignored. Other errors (the store is down) are thrown as they are: the caller may try again.
  */
-export async function proveConditionalWrites(s3: S3Client, bucket: string, endpoint: string): Promise<void> {
+export async function proveConditionalWrites(
+  s3: S3Client,
+  bucket: string,
+  endpoint: string,
+): Promise<IfMatchForm> {
   const key = `probe/${Date.now()}-${crypto.randomUUID()}`;
   const put = (conditions: { IfNoneMatch?: string; IfMatch?: string }) =>
     s3.send(
@@ -49,8 +62,21 @@ export async function proveConditionalWrites(s3: S3Client, bucket: string, endpo
   try {
     await expectRefused({ IfNoneMatch: "*" }, "accepted a second If-None-Match: * PutObject of one key");
     await expectRefused({ IfMatch: STALE_ETAG }, "accepted a PutObject whose If-Match names a stale ETag");
+    const current = created.ETag ?? "";
     try {
-      await put({ IfMatch: created.ETag ?? "" });
+      await put({ IfMatch: current });
+      return "quoted";
+    } catch (err) {
+      if (!refusedAsConflict(err)) throw err;
+    }
+    // Refused in the quoted form: does the store take the ETag bare, and refuse a stale bare one?
+    await expectRefused(
+      { IfMatch: bareEtag(STALE_ETAG) },
+      "accepted a PutObject whose If-Match names a stale ETag",
+    );
+    try {
+      await put({ IfMatch: bareEtag(current) });
+      return "bare";
     } catch (err) {
       if (refusedAsConflict(err))
         throw untrusted("refused a PutObject whose If-Match names the current ETag");

@@ -58,6 +58,9 @@ function useOnPrem(): () => void {
   };
 }
 
+/** Stops what this process started (the emulators or the on-prem parts), also when start fails. */
+let stopStarted = () => {};
+
 async function main(): Promise<void> {
   if (!["all", "worker", "api"].includes(mode)) throw new Error("S3BATCH_MODE must be all, worker or api");
   const embedded = !env.S3BATCH_ENDPOINTS && !env.S3BATCH_ENDPOINTS_FILE;
@@ -65,7 +68,6 @@ async function main(): Promise<void> {
     throw new Error("a worker joins a deployment: set S3BATCH_ENDPOINTS (or _FILE) and the control endpoint");
   if (!["emulators", "onprem"].includes(profile))
     throw new Error("S3BATCH_PROFILE must be emulators or onprem");
-  let stopStarted = () => {};
   if (embedded) stopStarted = profile === "onprem" ? useOnPrem() : useEmbeddedEmulators();
   if (!env.S3BATCH_QUEUE_URL_DISPATCH) {
     const region = env.AWS_REGION ?? "us-east-1";
@@ -117,5 +119,6 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   console.error(`s3batch failed to start: ${(err as Error).message}`);
+  stopStarted();
   process.exit(1);
 });
