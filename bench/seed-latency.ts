@@ -14,7 +14,12 @@ import {
   TEST_CREDENTIALS,
   TEST_ROLES,
 } from "../test/helpers/clients.ts";
-import { controlEnv, onPremControl, sqsEndpointOf } from "../test/helpers/control-plane.ts";
+import {
+  controlEnv,
+  onPremControl,
+  sqsEndpointOf,
+  stopOnPremControl,
+} from "../test/helpers/control-plane.ts";
 import { createJob, createJobInput, waitForJob } from "../test/helpers/jobs.ts";
 import { seedScenario } from "../test/helpers/seed.ts";
 
@@ -73,4 +78,6 @@ console.log(JSON.stringify(result));
 console.table([
   { runs, "min ms": result.min, "p50 ms": result.p50, "p90 ms": result.p90, "max ms": result.max },
 ]);
+// The on-prem parts are this bench's own; the emulators stay up for the next run.
+stopOnPremControl(process.env, 4714);
 process.exit(0);

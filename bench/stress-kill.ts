@@ -15,7 +15,7 @@ import { loadSettings } from "../lib/settings.ts";
 import { startEmulators } from "../runtime/local/emulators.ts";
 import { readText } from "../test/helpers/buckets.ts";
 import { ACCOUNT_ID, gatewayClient, s3ControlClient } from "../test/helpers/clients.ts";
-import { onPremControl } from "../test/helpers/control-plane.ts";
+import { onPremControl, stopOnPremControl } from "../test/helpers/control-plane.ts";
 import { deploymentEnv } from "../test/helpers/deployment.ts";
 import { createJobInput, createReportedJob, describeJob } from "../test/helpers/jobs.ts";
 import { killRepeatedly, ProgressWatch, RuntimeProcess } from "../test/helpers/kill-harness.ts";
@@ -124,4 +124,6 @@ console.log(`
 `);
 a.destroy();
 b.destroy();
+// The on-prem parts are this bench's own; the emulators stay up for the next run.
+stopOnPremControl(process.env, 4714);
 process.exit(ok ? 0 : 1);

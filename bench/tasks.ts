@@ -504,4 +504,8 @@ console.log("a gateway throttling above a rate");
 console.table([throttled]);
 console.log("AWS cost of one million tasks (USD)");
 console.table([{ ...cost, total, "S3 Batch Operations": "1.00 + 0.25 per job" }]);
+// MinIO is this bench's own; the emulators stay up for the next run.
+execFileSync("bash", [join(root, "gateways/minio.sh"), "stop", stateDir("minio-bench", 4766)], {
+  stdio: ["ignore", "ignore", "inherit"],
+});
 process.exit(0);

@@ -2,7 +2,7 @@
 // (ElasticMQ for the queues, Ceph RGW for the internal bucket) when S3BATCH_CONTROL_PLANE=onprem.
 // The same tests and benches run on both, for figures side by side (docs/benchmarks.md).
 import type { EmulatorUrls } from "../../runtime/common/emulated.ts";
-import { startCeph, startElasticMq } from "../../runtime/local/gateways.ts";
+import { startCeph, startElasticMq, stopCeph, stopElasticMq } from "../../runtime/local/gateways.ts";
 
 /** The environment that points a deployment's control plane at `urls`'. */
 export function controlEnv(
@@ -34,4 +34,11 @@ export function onPremControl(
     controlSqs: startElasticMq(ONPREM_SQS_PORT, env),
     controlS3: rgw ?? startCeph("rados", rgwPort, env),
   };
+}
+
+/** Stops the parts `onPremControl(env, undefined, rgwPort)` started (a bench's, at its end). */
+export function stopOnPremControl(env: NodeJS.ProcessEnv, rgwPort: number): void {
+  if (env.S3BATCH_CONTROL_PLANE !== "onprem") return;
+  stopElasticMq(ONPREM_SQS_PORT, env);
+  stopCeph("rados", rgwPort, env);
 }
