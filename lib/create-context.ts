@@ -8,7 +8,7 @@ import { PipelineQueue } from "./queue/sqs-queue.ts";
 import { CONTROL_SDK_RETRY } from "./retry/policy.ts";
 import type { Settings } from "./settings.ts";
 import { S3JsonStore } from "./store/json-store.ts";
-import { proveConditionalWrites, storeName } from "./store/probe.ts";
+import { storeName } from "./store/probe.ts";
 import { createLogger } from "./util/logger.ts";
 
 /** A context whose queue is the SQS transport (the queue loops of the local runtime read it). */
@@ -69,11 +69,6 @@ function holderId(): string {
 }
 
 /** Refuses to go on over a control store that ignores conditional writes (store/probe.ts). */
-export async function proveControlStore(ctx: Pick<Context, "store" | "settings">): Promise<void> {
-  const form = await proveConditionalWrites(
-    ctx.store.s3,
-    ctx.store.bucket,
-    storeName(ctx.settings.control.endpoint),
-  );
-  if (ctx.store instanceof S3JsonStore) ctx.store.ifMatchForm = form;
+export function proveControlStore(ctx: Pick<Context, "store" | "settings">): Promise<void> {
+  return ctx.store.proveConditionalWrites(storeName(ctx.settings.control.endpoint));
 }

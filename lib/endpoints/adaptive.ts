@@ -28,8 +28,9 @@ export type AttemptEnd = "answered" | "loaded" | "failed";
 
 /** How an attempt that threw ended, for the limit. */
 export function endOf(err: unknown): AttemptEnd {
-  if (isLoadSignal(err)) return "loaded";
-  return classifyError(err) === "final" ? "answered" : "failed";
+  const cls = classifyError(err);
+  if (cls === "final") return "answered";
+  return isLoadSignal(err, cls) ? "loaded" : "failed";
 }
 
 const DECREASE = 0.7;

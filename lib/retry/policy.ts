@@ -95,8 +95,7 @@ const TIMEOUT_CODES = new Set([
  * timed out. A refused or reset connection says the endpoint is away or faulty, which its outage
  * window handles; it is no reason to send less.
  */
-export function isLoadSignal(err: unknown): boolean {
-  const cls = classifyError(err);
+export function isLoadSignal(err: unknown, cls: ErrorClass = classifyError(err)): boolean {
   if (cls === "throttled") return true;
   if (cls !== "unavailable") return false;
   for (let e = err as ErrorShape | undefined, depth = 0; e && depth < 5; e = e.cause as ErrorShape, depth++) {

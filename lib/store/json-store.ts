@@ -19,7 +19,10 @@ import {
 import { ConflictError, ContentionError } from "../errors.ts";
 import { CONFLICT_RETRY, conflictBackoffMs, sleep } from "../retry/policy.ts";
 import type { Logger } from "../util/logger.ts";
-import { bareEtag, type IfMatchForm } from "./probe.ts";
+import { bareEtag, type IfMatchForm, proveConditionalWrites } from "./probe.ts";
+
+/** A write's conditions, as S3 takes them on PutObject. */
+export type PutConditions = { IfMatch?: string; IfNoneMatch?: string };
 
 export interface Stored<T> {
   value: T;
@@ -91,9 +94,14 @@ export abstract class JsonStore {
   protected abstract put(
     key: string,
     body: Uint8Array | string,
-    conditions: { IfMatch?: string; IfNoneMatch?: string },
+    conditions: PutConditions,
     contentType?: string,
   ): Promise<string>;
+  /**
+   * Proves the store honours conditional writes before anything trusts it (store/probe.ts);
+   * UntrustedStoreError when it does not. `endpoint` names it in the refusal.
+   */
+  abstract proveConditionalWrites(endpoint: string): Promise<void>;
   /** The bucket's S3 client and name, for what streams objects into it (manifests, reports). */
   abstract readonly s3: S3Client;
   abstract readonly bucket: string;
@@ -198,7 +206,7 @@ export abstract class JsonStore {
 export class S3JsonStore extends JsonStore {
   private readonly clock: { offsetMs: number };
   /** The If-Match form the store takes, as its probe found (store/probe.ts). */
-  ifMatchForm: IfMatchForm = "quoted";
+  private ifMatchForm: IfMatchForm = "quoted";
 
   constructor(
     readonly s3: S3Client,
@@ -210,6 +218,10 @@ export class S3JsonStore extends JsonStore {
 
   serverNow(): number {
     return Date.now() + this.clock.offsetMs;
+  }
+
+  async proveConditionalWrites(endpoint: string): Promise<void> {
+    this.ifMatchForm = await proveConditionalWrites(this.s3, this.bucket, endpoint);
   }
 
   private ageOf(lastModified: Date | undefined): number {
@@ -285,7 +297,7 @@ export class S3JsonStore extends JsonStore {
   protected async put(
     key: string,
     body: Uint8Array | string,
-    conditions: { IfMatch?: string; IfNoneMatch?: string },
+    conditions: PutConditions,
     contentType = "application/json",
   ): Promise<string> {
     try {

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ConflictError } from "../../lib/errors.ts";
-import { JsonStore, type Listed } from "../../lib/store/json-store.ts";
+import { JsonStore, type Listed, type PutConditions } from "../../lib/store/json-store.ts";
 
 interface Entry {
   body: Uint8Array;
@@ -109,10 +109,13 @@ export class MemoryStore extends JsonStore {
     return { names: names.slice(0, max), more: names.length > max };
   }
 
+  /** Honours conditions by construction: nothing to prove. */
+  async proveConditionalWrites(_endpoint: string): Promise<void> {}
+
   protected async put(
     key: string,
     body: Uint8Array | string,
-    conditions: { IfMatch?: string; IfNoneMatch?: string },
+    conditions: PutConditions,
     contentType = "application/json",
   ): Promise<string> {
     await this.gate;
